@@ -43,6 +43,7 @@ def _main(
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", force=True,
                         handlers=[RichHandler(console=err, show_path=False, show_time=False)])
+    logging.getLogger("numexpr").setLevel(logging.WARNING)
     progress.enable(not quiet)
 
 
@@ -82,8 +83,9 @@ def create(
                              individuals=(individuals or []) if multi_animal else None,
                              bodyparts=bodyparts)
     out.print(f"Created {project.root}")
-    out.print(f"Next: edit bodyparts in {project.config_path}, then "
-              f"`posekit extract-frames {project.root}`.")
+    if not bodyparts:
+        out.print(f"Next: list your bodyparts in {project.config_path}.")
+    out.print(f"Then pick frames to label: `posekit extract-frames {project.root}`.")
 
 
 @app.command("add-videos")
@@ -122,14 +124,19 @@ def extract_frames(
 
 @app.command("check-labels")
 @friendly
-def check_labels(project: ProjectArg) -> None:
+def check_labels(
+    project: ProjectArg,
+    out_dir: Annotated[Path | None, typer.Option(help="Where to draw (default: "
+                                                     "labeled-data/<folder>_labeled).")] = None,
+) -> None:
     """Draw every labeled frame with its keypoints, to page through and check."""
     from posekit.label.check import check_labels as run
     from posekit.project import open_project
 
-    written = run(open_project(project))
-    folders = sorted({str(path.parent) for path in written})
-    out.print(f"Drew {len(written)} labeled frames into: " + ", ".join(folders))
+    written = run(open_project(project), out_dir=out_dir)
+    for folder in sorted({path.parent for path in written}):
+        out.print(f"{folder}/index.html")
+    out.print(f"Drew {len(written)} labeled frames; open index.html to page through them.")
 
 
 @app.command("import-coco")
@@ -153,17 +160,20 @@ def import_slp(
     project: ProjectArg,
     slp: Annotated[Path, typer.Argument(help="SLEAP labels (.slp).")],
     video: Annotated[Path | None, typer.Option(help="The labeled video, if moved.")] = None,
+    frames: Annotated[list[int] | None, typer.Option(help="Only these frame indices.")] = None,
     max_frames: Annotated[int | None, typer.Option(help="Import at most this many.")] = None,
 ) -> None:
     """Import SLEAP user labels (with tracks as individuals) into labeled-data."""
     from posekit.io.sleap import import_slp as run
     from posekit.project import open_project
 
-    written = run(open_project(project), slp, video=video, max_frames=max_frames)
-    out.print(f"Imported {len(written)} frames")
+    for path in run(open_project(project), slp, video=video, frames=frames,
+                    max_frames=max_frames):
+        out.print(f"Wrote {path}")
 
 
-MULTI_VALUE_OPTIONS = ("--videos", "--individuals", "--bodyparts", "--cameras", "--views")
+MULTI_VALUE_OPTIONS = ("--videos", "--individuals", "--bodyparts", "--cameras", "--views",
+                       "--frames")
 
 
 def expand_multi_value_options(argv: list[str]) -> list[str]:

@@ -62,3 +62,60 @@ def status(message: str) -> Iterator[None]:
 
     with Console(stderr=True).status(message):
         yield
+
+
+class Task:
+    """A progress bar driven by hand: ``advance`` it and ``note`` what it is doing."""
+
+    def advance(self, steps: int = 1) -> None:
+        """Mark ``steps`` more units of work done."""
+
+    def note(self, text: str) -> None:
+        """Show ``text`` (e.g. the current loss) beside the bar."""
+
+
+class _RichTask(Task):
+    def __init__(self, bar: object, task_id: object) -> None:
+        self._bar = bar
+        self._id = task_id
+
+    def advance(self, steps: int = 1) -> None:
+        self._bar.advance(self._id, steps)  # type: ignore[attr-defined]
+
+    def note(self, text: str) -> None:
+        self._bar.update(self._id, info=text)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def task(description: str, *, total: int) -> Iterator[Task]:
+    """A progress bar for work that is not a simple loop (silent unless enabled).
+
+    Parameters
+    ----------
+    description : str
+        What is being done.
+    total : int
+        Units of work in all.
+
+    Yields
+    ------
+    Task
+        Call ``advance()`` after each unit and ``note(text)`` to show numbers.
+    """
+    if not _ENABLED.get():
+        yield Task()
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        yield _RichTask(bar, bar.add_task(description, total=total, info=""))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from posekit.errors import ProjectError
-from posekit.frames.select import extracted_frame_indices, select_frames, write_frames
+from posekit.frames import extracted_frame_indices, select_frames, write_frames
 from posekit.io.video import VideoReader
 from posekit.project.project import Project
 
