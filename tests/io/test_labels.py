@@ -131,3 +131,17 @@ def test_labels_shape_is_checked() -> None:
     with pytest.raises(ValueError, match="n_images, n_individuals"):
         Labels(images=["a.png"], points=np.zeros((1, 2)), bodyparts=["a"],
                individuals=["animal"], scorer="s")
+
+
+def test_written_files_keep_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    labels = read_labels(DLC_FIXTURES / "labeled-data/video/dlc_testdata.csv")
+    path = write_labels(labels, tmp_path / "CollectedData_S.h5")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    os.chmod(path, 0o640)
+    write_labels(labels, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # a rewrite keeps the file's mode

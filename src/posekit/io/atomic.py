@@ -33,6 +33,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _mode_for(target))
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as handle:
@@ -41,6 +42,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _mode_for(target: Path) -> int:
+    """The replaced file's permissions, or the usual ones for a new file (0666 less umask).
+
+    ``mkstemp`` creates private (0600) files; without this every rewrite would take read
+    access away from the rest of a lab.
+    """
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
