@@ -1,0 +1,155 @@
+"""Loading a trained model for prediction, and analyzing a project's videos with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from posekit.errors import MissingFileError, ModelError
+from posekit.models.config import ModelConfig
+from posekit.models.normalize import normalize_images
+from posekit.models.pose_model import PoseModel, build_model
+from posekit.predict.analyze import AnalyzeOptions, analyze_video
+from posekit.predict.decode import decode_outputs
+from posekit.project.project import Project
+from posekit.runtime import resolve_device, set_threads, tune_allocator
+from posekit.train.checkpoint import load_checkpoint
+from posekit.train.folder import ModelFolder, trained_model_folder
+
+logger = logging.getLogger(__name__)
+
+Which = Literal["best", "last"]
+
+
+class TorchPredictor:
+    """A trained PoseModel behind the :class:`~posekit.predict.analyze.KeypointPredictor` API.
+
+    Parameters
+    ----------
+    model : PoseModel
+        The network, in eval mode.
+    bodyparts : list of str
+        Names of its outputs.
+    scorer : str
+        DeepLabCut-style scorer name written into outputs.
+    model_info : dict
+        Provenance recorded in outputs.
+    device : str
+        Where the model runs.
+    """
+
+    def __init__(self, model: PoseModel, *, bodyparts: list[str], scorer: str,
+                 model_info: dict[str, Any], device: str = "cpu") -> None:
+        self.model = model.eval().to(device)
+        self.bodyparts = list(bodyparts)
+        self.scorer = scorer
+        self.model_info = model_info
+        self.device = device
+
+    @torch.no_grad()
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Keypoints of ``frames: (B, H, W, 3)`` uint8 RGB, as ``(B, K, 3)`` x, y, likelihood.
+
+        Frames of any size work (the network is fully convolutional); they are padded at the
+        bottom/right to a multiple of 32, which does not move keypoints.
+        """
+        frames = np.asarray(frames)
+        height, width = frames.shape[1:3]
+        pad_h, pad_w = (-height) % 32, (-width) % 32
+        if pad_h or pad_w:
+            frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
+        images = torch.from_numpy(normalize_images(frames)).to(self.device)
+        outputs = self.model(images)
+        return decode_outputs(outputs, self.model.config).cpu().numpy().astype(np.float64)
+
+
+def scorer_name(project: Project, info: dict[str, Any], epoch: int) -> str:
+    """DeepLabCut-style scorer: ``DLC``-like ``posekit_<backbone>_<Task><date>shuffle<S>_<epoch>``."""
+    return (f"posekit_{info['model']['backbone']}_{project.config.Task}{project.config.date}"
+            f"shuffle{info['shuffle']}_{epoch}")
+
+
+def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
+                   device: str = "auto") -> TorchPredictor:
+    """The trained model of a shuffle, ready to predict.
+
+    Parameters
+    ----------
+    project : Project
+        The project.
+    shuffle : int
+        Which shuffle's model.
+    which : {"best", "last"}
+        The checkpoint with the lowest test error, or the latest one.
+    device : {"auto", "cpu", "cuda"}
+        Where to run it.
+
+    Raises
+    ------
+    MissingFileError
+        If the shuffle does not exist.
+    ModelError
+        If it has no trained model, or its checkpoint is corrupt or does not fit.
+    """
+    folder = trained_model_folder(project, shuffle)
+    return predictor_from_folder(project, folder, which=which, device=device)
+
+
+def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which = "best",
+                          device: str = "auto") -> TorchPredictor:
+    """Like :func:`load_predictor`, for a model folder."""
+    info = folder.read_info()
+    checkpoint = folder.best if which == "best" else folder.last
+    if not checkpoint.is_file():
+        raise MissingFileError(f"{checkpoint} does not exist; the model in {folder.path} was "
+                               f"never checkpointed. Train it (again) with `posekit train`.")
+    state = load_checkpoint(checkpoint)
+    config = ModelConfig.model_validate({**info["model"], "pretrained": False, "weights": None})
+    if info["bodyparts"] != project.config.pose_bodyparts:
+        raise ModelError(f"The model in {folder.path} was trained on bodyparts "
+                         f"{info['bodyparts']}, but {project.config_path} lists "
+                         f"{project.config.pose_bodyparts}. Retrain after changing bodyparts.")
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as error:
+        raise ModelError(f"{checkpoint} does not fit the architecture in {folder.info_path}: "
+                         f"{error}. Retrain the model.") from None
+    device = resolve_device(device)
+    tune_allocator()
+    set_threads()
+    epoch = int(state["epoch"])
+    model_info = {"model_folder": str(folder.path.relative_to(project.root)),
+                  "checkpoint": checkpoint.name, "epoch": epoch,
+                  "backbone": config.backbone, "shuffle": info["shuffle"],
+                  "iteration": info["iteration"], "test_error_px": state.get("test_error"),
+                  "config_sha1": hashlib.sha1(json.dumps(info["project_config"],
+                                                         sort_keys=True).encode()).hexdigest()}
+    return TorchPredictor(model, bodyparts=info["bodyparts"],
+                          scorer=scorer_name(project, info, epoch), model_info=model_info,
+                          device=device)
+
+
+def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: int = 1,
+                   options: AnalyzeOptions = AnalyzeOptions(), which: Which = "best",
+                   device: str = "auto") -> list[Path]:
+    """Analyze videos with a project's trained model; see :func:`analyze_video`.
+
+    Returns
+    -------
+    list of Path
+        The analysis h5 of each video, in order.
+    """
+    paths = [Path(v) for v in videos]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise MissingFileError(f"These videos do not exist: {missing}.")
+    predictor = load_predictor(project, shuffle=shuffle, which=which, device=device)
+    return [analyze_video(predictor, path, options=options) for path in paths]
