@@ -47,7 +47,7 @@ class TorchPredictor:
 
     def __init__(self, model: PoseModel, *, bodyparts: list[str], scorer: str,
                  model_info: dict[str, Any], device: str = "cpu") -> None:
-        self.model = model.eval().to(device)
+        self.model = model.eval().to(device, memory_format=torch.channels_last)
         self.bodyparts = list(bodyparts)
         self.scorer = scorer
         self.model_info = model_info
@@ -65,7 +65,8 @@ class TorchPredictor:
         pad_h, pad_w = (-height) % 32, (-width) % 32
         if pad_h or pad_w:
             frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
-        images = torch.from_numpy(normalize_images(frames)).to(self.device)
+        images = torch.from_numpy(normalize_images(frames)).to(
+            self.device, memory_format=torch.channels_last)
         outputs = self.model(images)
         return decode_outputs(outputs, self.model.config).cpu().numpy().astype(np.float64)
 

@@ -164,7 +164,7 @@ def _make_model(project: Project, options: TrainOptions, *, init: dict[str, Any]
             raise ModelError(f"{options.init_from} does not fit this model ({options.backbone}, "
                              f"{len(project.config.pose_bodyparts)} bodyparts): {error}") from None
         logger.info("starting from the weights of %s", options.init_from)
-    return model.to(device)
+    return model.to(device, memory_format=torch.channels_last)
 
 
 def lr_factor(step: int, *, total: int, warmup: int) -> float:
@@ -250,7 +250,8 @@ class _Run:
         self.loader.sampler.set_epoch(self.epoch)
         started, totals, n = time.perf_counter(), np.zeros(3), 0
         for batch in self.loader:
-            outputs = self.model(batch["image"].to(self.device))
+            images = batch["image"].to(self.device, memory_format=torch.channels_last)
+            outputs = self.model(images)
             loss = pose_loss(outputs, PoseTargets(batch["heatmaps"], batch["heatmap_weights"],
                                                   batch["locref"], batch["locref_weights"]))
             if not torch.isfinite(loss.total):

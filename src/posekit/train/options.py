@@ -61,7 +61,7 @@ class TrainOptions(BaseModel):
     learning_rate: float = Field(default=1e-3, gt=0, le=1)
     weight_decay: float = Field(default=1e-4, ge=0)
     warmup_epochs: float = Field(default=1.0, ge=0)
-    crop_size: tuple[int, int] = (320, 320)
+    crop_size: tuple[int, int] = (256, 256)
     backbone: str = "mobilenet_v2"
     output_stride: Literal[4, 8, 16] = 8
     pretrained: bool = True

@@ -1,0 +1,131 @@
+"""Accuracy benchmark: train posekit's default model on a DeepLabCut project, report test error.
+
+By default the open-field data carried in data/openfield-mouse (116 labeled frames, 4
+bodyparts): train fraction 0.95, three shuffles, the default model (mobilenet_v2, ImageNet
+weights), each trained for ``--minutes`` of wall time or ``--epochs`` epochs. Prints a table
+and writes benchmarks/results/openfield_accuracy.{json,md}.
+
+Pass ``--project PATH`` to run the same on any labeled DeepLabCut/posekit project (it is
+copied; the original is never changed).
+
+Usage::
+
+    .venv/bin/python benchmarks/openfield_accuracy.py --epochs 60 --shuffles 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=REPO / "data" / "openfield-mouse")
+    parser.add_argument("--shuffles", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--backbone", default="mobilenet_v2")
+    parser.add_argument("--fraction", type=float, default=0.95)
+    parser.add_argument("--name", default="openfield_accuracy")
+    args = parser.parse_args()
+
+    from posekit.data.augment import SYMMETRIC_PAIRS_KEY, guess_symmetric_pairs
+    from posekit.data.splits import create_dataset
+    from posekit.evaluate.report import evaluate
+    from posekit.project import open_project
+    from posekit.train.loop import train
+    from posekit.train.options import TrainOptions
+
+    work = Path(tempfile.mkdtemp(prefix="posekit-accuracy-"))
+    shutil.copytree(args.project, work / "project")
+    project = open_project(work / "project")
+    pairs = guess_symmetric_pairs(project.config.pose_bodyparts)
+    if pairs and SYMMETRIC_PAIRS_KEY not in (project.config.model_extra or {}):
+        setattr(project.config, SYMMETRIC_PAIRS_KEY, [list(p) for p in pairs])
+        project.save()
+    create_dataset(project, shuffles=args.shuffles, train_fraction=args.fraction)
+    options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size,
+                           crop_size=(args.crop, args.crop), backbone=args.backbone)
+    rows = []
+    for shuffle in range(1, args.shuffles + 1):
+        started = time.perf_counter()
+        result = train(project, shuffle=shuffle, options=options)
+        seconds = time.perf_counter() - started
+        best = evaluate(project, shuffle=shuffle, which="best", plot=False).summary
+        last = evaluate(project, shuffle=shuffle, which="last", plot=False).summary
+        rows.append({"shuffle": shuffle, "train_seconds": round(seconds, 1),
+                     "best_epoch": result.best_epoch,
+                     "test_error_best_px": best["test"]["mean_error_px"],
+                     "test_rmse_best_px": best["test"]["rmse_px"],
+                     "test_error_last_px": last["test"]["mean_error_px"],
+                     "test_rmse_last_px": last["test"]["rmse_px"],
+                     "train_error_last_px": last["train"]["mean_error_px"],
+                     "test_pck5_last": last["test"]["pck@5"],
+                     "n_test_images": last["test"]["n_images"]})
+        print(f"shuffle {shuffle}: {rows[-1]}", file=sys.stderr, flush=True)
+    summary = _summary(rows)
+    record = {"benchmark": args.name, "project": str(args.project.name),
+              "options": options.model_dump(mode="json"), "symmetric_pairs": pairs,
+              "machine": {"cpu_threads": torch.get_num_threads(), "python": platform.python_version(),
+                          "torch": torch.__version__, "platform": platform.platform()},
+              "date": time.strftime("%Y-%m-%d %H:%M"), "shuffles": rows, "summary": summary}
+    table = _table(rows, summary)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(record, indent=2, default=float))
+    (RESULTS / f"{args.name}.md").write_text(_markdown(record, table))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _summary(rows: list[dict]) -> dict:
+    keys = ("test_error_last_px", "test_rmse_last_px", "test_error_best_px", "test_rmse_best_px",
+            "train_error_last_px", "test_pck5_last", "train_seconds")
+    return {f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in keys}
+
+
+def _table(rows: list[dict], summary: dict) -> str:
+    head = ("| shuffle | train min | test error last (px) | test RMSE last (px) | "
+            "test error best (px) | train error (px) | PCK@5 test |")
+    lines = [head, "|" + "---|" * 7]
+    for r in rows:
+        lines.append(f"| {r['shuffle']} | {r['train_seconds'] / 60:.1f} | "
+                     f"{r['test_error_last_px']:.2f} | {r['test_rmse_last_px']:.2f} | "
+                     f"{r['test_error_best_px']:.2f} (epoch {r['best_epoch']}) | "
+                     f"{r['train_error_last_px']:.2f} | {r['test_pck5_last']:.2f} |")
+    s = summary
+    lines.append(f"| mean | {s['mean_train_seconds'] / 60:.1f} | {s['mean_test_error_last_px']:.2f}"
+                 f" | {s['mean_test_rmse_last_px']:.2f} | {s['mean_test_error_best_px']:.2f} | "
+                 f"{s['mean_train_error_last_px']:.2f} | {s['mean_test_pck5_last']:.2f} |")
+    return "\n".join(lines)
+
+
+def _markdown(record: dict, table: str) -> str:
+    opts = record["options"]
+    return (f"# {record['benchmark']}\n\n"
+            f"{record['date']}, {record['machine']['cpu_threads']} CPU threads, torch "
+            f"{record['machine']['torch']}. Project `{record['project']}`, "
+            f"{opts['backbone']}, {opts['epochs']} epochs, batch {opts['batch_size']}, crops "
+            f"{opts['crop_size']}, symmetric pairs {record['symmetric_pairs']}.\n\n"
+            "\"Test error\" is the mean Euclidean distance between prediction and label over the "
+            "labeled test keypoints (what DeepLabCut reports as RMSE); \"RMSE\" is the root mean "
+            "square of the same distances. \"Last\" is the final epoch's checkpoint (an unbiased "
+            "test number); \"best\" is the checkpoint chosen by the same test images, so it is "
+            "optimistic.\n\n" + table + "\n")
+
+
+if __name__ == "__main__":
+    main()
