@@ -182,12 +182,14 @@ def create_dataset(
     from_shuffle: Annotated[int | None, typer.Option(
         help="Reuse this shuffle's split exactly (fair model comparisons).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the first shuffle.")] = None,
-    append: Annotated[bool, typer.Option(help="Number new shuffles after existing ones.")] = False,
+    append: Annotated[bool, typer.Option(
+        help="Number new shuffles after existing ones (implied by --from-shuffle).")] = False,
 ) -> None:
     """Split the labeled frames into train and test sets, recorded on disk."""
     from posekit.data.splits import create_dataset as run
     from posekit.project import open_project
 
+    append = append or from_shuffle is not None
     for path in run(open_project(project), shuffles=shuffles, train_fraction=train_fraction,
                     from_shuffle=from_shuffle, seed=seed, append=append):
         out.print(f"Wrote {path}")
