@@ -1,0 +1,153 @@
+"""Commands for training sets, training, evaluation, analysis and its pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from posekit.cli.app import ProjectArg, app, friendly, out
+
+@app.command("create-dataset")
+@friendly
+def create_dataset(
+    project: ProjectArg,
+    shuffles: Annotated[int, typer.Option(help="How many shuffles to create.")] = 1,
+    train_fraction: Annotated[float | None, typer.Option(
+        help="Fraction of labeled images for training (config TrainingFraction).")] = None,
+    from_shuffle: Annotated[int | None, typer.Option(
+        help="Reuse this shuffle's split exactly (fair model comparisons).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first shuffle.")] = None,
+    append: Annotated[bool, typer.Option(
+        help="Number new shuffles after existing ones (implied by --from-shuffle).")] = False,
+) -> None:
+    """Split the labeled frames into train and test sets, recorded on disk."""
+    from posekit.data.splits import create_dataset as run
+    from posekit.project import open_project
+
+    append = append or from_shuffle is not None
+    for path in run(open_project(project), shuffles=shuffles, train_fraction=train_fraction,
+                    from_shuffle=from_shuffle, seed=seed, append=append):
+        out.print(f"Wrote {path}")
+
+
+@app.command()
+@friendly
+def train(
+    project: ProjectArg,
+    shuffle: Annotated[int, typer.Option(help="Which shuffle's split.")] = 1,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training images.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
+    backbone: Annotated[str | None, typer.Option(
+        help="mobilenet_v2 (default), efficientnet_lite0 or resnet_50.")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Backbone weight file of yours.")] = None,
+    init_from: Annotated[Path | None, typer.Option(
+        help="Start from a posekit checkpoint, e.g. the previous iteration's best.pt.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Train again from scratch.")] = False,
+) -> None:
+    """Train the pose network of a shuffle (AdamW, checkpoints, resumable)."""
+    from posekit.project import open_project
+    from posekit.train.loop import train as run
+    from posekit.train.options import TrainOptions
+
+    given = {"epochs": epochs, "batch_size": batch_size, "backbone": backbone,
+             "weights": weights, "init_from": init_from, "device": device}
+    options = TrainOptions(**{k: v for k, v in given.items() if v is not None})
+    result = run(open_project(project), shuffle=shuffle, options=options, resume=resume,
+                 overwrite=overwrite)
+    out.print(f"Model: {result.folder.path}")
+    out.print(f"Best test error {result.best_test_error:.2f} px at epoch {result.best_epoch}; "
+              f"last epoch {result.final_test_error:.2f} px (mean distance to the labels).")
+
+
+@app.command()
+@friendly
+def evaluate(
+    project: ProjectArg,
+    shuffle: Annotated[list[int] | None, typer.Option(help="Shuffles (default 1).")] = None,
+    which: Annotated[str, typer.Option(help="best or last checkpoint.")] = "best",
+    plot: Annotated[bool, typer.Option(help="Draw the test frames.")] = True,
+) -> None:
+    """Train and test errors (mean, RMSE, above p-cutoff, PCK), per bodypart, with images."""
+    from rich.table import Table
+
+    from posekit.evaluate.report import evaluate as run
+    from posekit.project import open_project
+
+    opened = open_project(project)
+    for s in shuffle or [1]:
+        result = run(opened, shuffle=s, which=which, plot=plot)  # type: ignore[arg-type]
+        table = Table(title=f"shuffle {s}: {result.summary['scorer']}")
+        for column in ("set", "images", "mean error px", "RMSE px", "error p>cutoff px",
+                       "PCK@2", "PCK@5", "PCK@10"):
+            table.add_column(column)
+        for name in ("train", "test"):
+            m = result.summary[name]
+            table.add_row(name, str(m["n_images"]), f"{m['mean_error_px']:.2f}",
+                          f"{m['rmse_px']:.2f}", f"{m['mean_error_above_pcutoff_px']:.2f}",
+                          f"{m['pck@2']:.2f}", f"{m['pck@5']:.2f}", f"{m['pck@10']:.2f}")
+        out.print(table)
+        out.print(f"Saved to {result.folder}")
+
+
+@app.command()
+@friendly
+def analyze(
+    project: ProjectArg,
+    videos: Annotated[list[Path], typer.Argument(help="Videos to analyze.")],
+    shuffle: Annotated[int, typer.Option(help="Which shuffle's model.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Frames per network call.")] = 8,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write a .csv.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Analyze again.")] = False,
+    destination: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+) -> None:
+    """Keypoints on every frame, written as DeepLabCut analysis h5 next to each video."""
+    from posekit.predict.analyze import AnalyzeOptions
+    from posekit.predict.trained import analyze_videos
+    from posekit.project import open_project
+
+    options = AnalyzeOptions(batch_size=batch_size, save_csv=csv, overwrite=overwrite,
+                             destination=destination)
+    for path in analyze_videos(open_project(project), videos, shuffle=shuffle, options=options,
+                               device=device):
+        out.print(f"Wrote {path}")
+
+
+@app.command("labeled-video")
+@friendly
+def labeled_video(
+    project: ProjectArg,
+    videos: Annotated[list[Path], typer.Argument(help="Analyzed videos.")],
+    shuffle: Annotated[int | None, typer.Option(help="Analysis of this shuffle.")] = None,
+    filtered: Annotated[bool, typer.Option(help="Use the filtered analysis.")] = False,
+    fade: Annotated[bool, typer.Option(help="Fade points under p-cutoff, not hide.")] = False,
+) -> None:
+    """Write <video>_labeled.mp4 with the keypoints drawn."""
+    from posekit.project import open_project
+    from posekit.viz.project import labeled_video as run
+
+    opened = open_project(project)
+    for video in videos:
+        out.print(f"Wrote {run(opened, video, shuffle=shuffle, filtered=filtered, fade=fade)}")
+
+
+@app.command("plot-trajectories")
+@friendly
+def plot_trajectories(
+    project: ProjectArg,
+    videos: Annotated[list[Path], typer.Argument(help="Analyzed videos.")],
+    shuffle: Annotated[int | None, typer.Option(help="Analysis of this shuffle.")] = None,
+    filtered: Annotated[bool, typer.Option(help="Use the filtered analysis.")] = False,
+) -> None:
+    """Trajectory, likelihood and jump plots (PNG) for analyzed videos."""
+    from posekit.project import open_project
+    from posekit.viz.project import trajectory_plots as run
+
+    opened = open_project(project)
+    for video in videos:
+        for path in run(opened, video, shuffle=shuffle, filtered=filtered):
+            out.print(f"Wrote {path}")
