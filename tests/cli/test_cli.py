@@ -15,7 +15,7 @@ runner = CliRunner()
 COMMANDS = ["create", "add-videos", "extract-frames", "check-labels", "import-coco",
             "import-slp", "label", "create-dataset", "train", "evaluate", "analyze",
             "labeled-video", "plot-trajectories", "calibrate", "check-calibration",
-            "triangulate"]
+            "triangulate", "extract-outliers", "filter", "analyze-skeleton"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
