@@ -15,7 +15,8 @@ runner = CliRunner()
 COMMANDS = ["create", "add-videos", "extract-frames", "check-labels", "import-coco",
             "import-slp", "label", "create-dataset", "train", "evaluate", "analyze",
             "labeled-video", "plot-trajectories", "calibrate", "check-calibration",
-            "triangulate", "extract-outliers", "filter", "analyze-skeleton"]
+            "triangulate", "extract-outliers", "filter", "analyze-skeleton",
+            "merge"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -44,19 +44,25 @@ def train(
     weights: Annotated[Path | None, typer.Option(help="Backbone weight file of yours.")] = None,
     init_from: Annotated[Path | None, typer.Option(
         help="Start from a posekit checkpoint, e.g. the previous iteration's best.pt.")] = None,
+    init_from_previous: Annotated[bool, typer.Option(
+        help="Start from the previous iteration's best model of this shuffle.")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Train again from scratch.")] = False,
 ) -> None:
     """Train the pose network of a shuffle (AdamW, checkpoints, resumable)."""
     from posekit.project import open_project
+    from posekit.train.folder import previous_iteration_checkpoint
     from posekit.train.loop import train as run
     from posekit.train.options import TrainOptions
 
+    opened = open_project(project)
+    if init_from_previous:
+        init_from = previous_iteration_checkpoint(opened, shuffle)
     given = {"epochs": epochs, "batch_size": batch_size, "backbone": backbone,
              "weights": weights, "init_from": init_from, "device": device}
     options = TrainOptions(**{k: v for k, v in given.items() if v is not None})
-    result = run(open_project(project), shuffle=shuffle, options=options, resume=resume,
+    result = run(opened, shuffle=shuffle, options=options, resume=resume,
                  overwrite=overwrite)
     out.print(f"Model: {result.folder.path}")
     out.print(f"Best test error {result.best_test_error:.2f} px at epoch {result.best_epoch}; "

@@ -84,3 +84,19 @@ def analyze_skeleton(
 
     h5 = analysis or find_analysis(video, filtered=filtered)
     out.print(f"Wrote {analyze_skeleton_file(h5, open_project(project))}")
+
+
+@app.command()
+@friendly
+def merge(
+    project: ProjectArg,
+    force: Annotated[bool, typer.Option(help="Merge even if some frames are unrefined.")] = False,
+) -> None:
+    """Fold refined outlier frames into the labeled set; start the next iteration."""
+    from posekit.project import open_project
+    from posekit.project.iterations import merge as run
+
+    report = run(open_project(project), force=force)
+    out.print(f"Refined frames per folder: {report.refined}")
+    out.print(f"The project is now at iteration {report.iteration}. Next: posekit create-dataset "
+              f"{project}, then posekit train {project} --init-from-previous.")

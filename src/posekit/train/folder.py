@@ -89,3 +89,21 @@ def trained_model_folder(project: Project, shuffle: int, *,
                          f"{folder.checkpoints}). Train it first: `posekit train {project.root} "
                          f"--shuffle {shuffle}`.")
     return folder
+
+
+def previous_iteration_checkpoint(project: Project, shuffle: int) -> Path:
+    """The best checkpoint of the same shuffle in the previous iteration (to start from).
+
+    Raises
+    ------
+    ModelError
+        If the project is at iteration 0 or that model does not exist.
+    """
+    previous = project.config.iteration - 1
+    if previous < 0:
+        raise ModelError(f"{project.root} is at iteration 0: there is no previous iteration "
+                         f"to start from. Run `posekit merge` after refining outlier frames.")
+    folder = trained_model_folder(project, shuffle, iteration=previous)
+    if not folder.best.is_file():
+        raise ModelError(f"The previous iteration's model {folder.path} has no best.pt.")
+    return folder.best
