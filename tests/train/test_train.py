@@ -133,3 +133,17 @@ def test_corrupt_init_weights(tiny_project, quick_options, tmp_path: Path) -> No
     bad.write_text("no")
     with pytest.raises(ModelError, match="x.pt"):
         train(tiny_project, options=quick_options(epochs=1, init_from=bad))
+
+
+def test_onnx_and_torch_engines_agree_on_real_frames(tiny_project, quick_options) -> None:
+    from posekit.io.video import VideoReader
+
+    train(tiny_project, options=quick_options(epochs=1))
+    with VideoReader(tiny_project.root / "videos" / "clip.mp4") as reader:
+        frames = np.stack(reader.read_many(range(4)))
+    torch_pred = load_predictor(tiny_project, engine="torch", device="cpu").predict(frames)
+    onnx_predictor = load_predictor(tiny_project, engine="onnx", device="cpu")
+    onnx_pred = onnx_predictor.predict(frames)
+    assert onnx_predictor.model_info["engine"] == "onnxruntime"
+    np.testing.assert_allclose(onnx_pred[..., :2], torch_pred[..., :2], atol=1e-2)
+    np.testing.assert_allclose(onnx_pred[..., 2], torch_pred[..., 2], atol=1e-4)

@@ -110,6 +110,8 @@ def analyze(
     overwrite: Annotated[bool, typer.Option(help="Analyze again.")] = False,
     destination: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    engine: Annotated[str, typer.Option(
+        help="auto (ONNX Runtime on CPU, PyTorch on GPU), onnx or torch.")] = "auto",
 ) -> None:
     """Keypoints on every frame, written as DeepLabCut analysis h5 next to each video."""
     from posekit.predict.analyze import AnalyzeOptions
@@ -118,8 +120,10 @@ def analyze(
 
     options = AnalyzeOptions(batch_size=batch_size, save_csv=csv, overwrite=overwrite,
                              destination=destination)
+    if engine not in ("auto", "onnx", "torch"):
+        raise typer.BadParameter(f"--engine must be auto, onnx or torch, found {engine!r}")
     for path in analyze_videos(open_project(project), videos, shuffle=shuffle, options=options,
-                               device=device):
+                               device=device, engine=engine):  # type: ignore[arg-type]
         out.print(f"Wrote {path}")
 
 

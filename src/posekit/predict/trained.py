@@ -18,6 +18,7 @@ from posekit.models.normalize import normalize_images
 from posekit.models.pose_model import PoseModel, build_model
 from posekit.predict.analyze import AnalyzeOptions, analyze_video
 from posekit.predict.decode import decode_outputs
+from posekit.predict.onnx_engine import OnnxPredictor, cached_onnx, pad_frames
 from posekit.project.project import Project
 from posekit.runtime import resolve_device, set_threads, tune_allocator
 from posekit.train.checkpoint import load_checkpoint
@@ -26,6 +27,7 @@ from posekit.train.folder import ModelFolder, trained_model_folder
 logger = logging.getLogger(__name__)
 
 Which = Literal["best", "last"]
+Engine = Literal["auto", "onnx", "torch"]
 
 
 class TorchPredictor:
@@ -60,12 +62,7 @@ class TorchPredictor:
         Frames of any size work (the network is fully convolutional); they are padded at the
         bottom/right to a multiple of 32, which does not move keypoints.
         """
-        frames = np.asarray(frames)
-        height, width = frames.shape[1:3]
-        pad_h, pad_w = (-height) % 32, (-width) % 32
-        if pad_h or pad_w:
-            frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
-        images = torch.from_numpy(normalize_images(frames)).to(
+        images = torch.from_numpy(normalize_images(pad_frames(np.asarray(frames)))).to(
             self.device, memory_format=torch.channels_last)
         outputs = self.model(images)
         return decode_outputs(outputs, self.model.config).cpu().numpy().astype(np.float64)
@@ -78,7 +75,8 @@ def scorer_name(project: Project, info: dict[str, Any], epoch: int) -> str:
 
 
 def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
-                   device: str = "auto") -> TorchPredictor:
+                   device: str = "auto", engine: Engine = "torch"
+                   ) -> TorchPredictor | OnnxPredictor:
     """The trained model of a shuffle, ready to predict.
 
     Parameters
@@ -91,6 +89,9 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
         The checkpoint with the lowest test error, or the latest one.
     device : {"auto", "cpu", "cuda"}
         Where to run it.
+    engine : {"torch", "onnx", "auto"}
+        PyTorch, or ONNX Runtime (the checkpoint is exported once, beside it); ``auto``
+        takes ONNX Runtime on the CPU and PyTorch on a GPU.
 
     Raises
     ------
@@ -100,11 +101,12 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
         If it has no trained model, or its checkpoint is corrupt or does not fit.
     """
     folder = trained_model_folder(project, shuffle)
-    return predictor_from_folder(project, folder, which=which, device=device)
+    return predictor_from_folder(project, folder, which=which, device=device, engine=engine)
 
 
 def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which = "best",
-                          device: str = "auto") -> TorchPredictor:
+                          device: str = "auto", engine: Engine = "torch"
+                          ) -> TorchPredictor | OnnxPredictor:
     """Like :func:`load_predictor`, for a model folder."""
     info = folder.read_info()
     checkpoint = folder.best if which == "best" else folder.last
@@ -133,14 +135,19 @@ def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which
                   "iteration": info["iteration"], "test_error_px": state.get("test_error"),
                   "config_sha1": hashlib.sha1(json.dumps(info["project_config"],
                                                          sort_keys=True).encode()).hexdigest()}
-    return TorchPredictor(model, bodyparts=info["bodyparts"],
-                          scorer=scorer_name(project, info, epoch), model_info=model_info,
-                          device=device)
+    scorer = scorer_name(project, info, epoch)
+    if engine == "onnx" or (engine == "auto" and device == "cpu"):
+        size = tuple(info["train_options"]["crop_size"])
+        onnx_path = cached_onnx(model.eval(), checkpoint, input_size=size)  # type: ignore[arg-type]
+        return OnnxPredictor(onnx_path, config=config, bodyparts=info["bodyparts"],
+                             scorer=scorer, model_info=model_info)
+    return TorchPredictor(model, bodyparts=info["bodyparts"], scorer=scorer,
+                          model_info=model_info, device=device)
 
 
 def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: int = 1,
                    options: AnalyzeOptions = AnalyzeOptions(), which: Which = "best",
-                   device: str = "auto") -> list[Path]:
+                   device: str = "auto", engine: Engine = "auto") -> list[Path]:
     """Analyze videos with a project's trained model; see :func:`analyze_video`.
 
     Returns
@@ -152,5 +159,6 @@ def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: i
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise MissingFileError(f"These videos do not exist: {missing}.")
-    predictor = load_predictor(project, shuffle=shuffle, which=which, device=device)
+    predictor = load_predictor(project, shuffle=shuffle, which=which, device=device,
+                               engine=engine)
     return [analyze_video(predictor, path, options=options) for path in paths]
