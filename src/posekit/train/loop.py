@@ -71,7 +71,8 @@ def train(project: Project, *, shuffle: int = 1, options: TrainOptions | None = 
     Parameters
     ----------
     project : Project
-        A single-animal project with a training set (``posekit create-dataset``).
+        A project with a training set (``posekit create-dataset``); a multi-animal project
+        trains a bottom-up model (:func:`posekit.train.multi_loop.train_multi`).
     shuffle : int
         Which shuffle's split to train on.
     options : TrainOptions, optional
@@ -92,13 +93,15 @@ def train(project: Project, *, shuffle: int = 1, options: TrainOptions | None = 
     MissingFileError
         If the shuffle does not exist.
     ModelError
-        Multi-animal project; a folder with checkpoints and neither ``resume`` nor
+        A folder with checkpoints and neither ``resume`` nor
         ``overwrite``; resuming with different options or a corrupt checkpoint.
     """
     options = options or TrainOptions()
     if project.config.is_multi_animal:
-        raise ModelError(f"{project.root} is a multi-animal project; posekit trains "
-                         f"single-animal models so far.")
+        from posekit.train.multi_loop import train_multi
+
+        return train_multi(project, shuffle=shuffle, options=options, resume=resume,
+                           overwrite=overwrite)
     split = load_split(project, shuffle)
     train_labels, test_labels = split_labels(project, split)
     folder = model_folder(project, split)
@@ -226,6 +229,10 @@ class _Run:
         self.epoch = int(state["epoch"])
         self.best = (int(state["best_epoch"]), float(state["best_error"]))
         self.history = _read_history(self.folder.history)[: self.epoch]
+        if self.best[0] == self.epoch and _epoch_of(self.folder.best) != self.epoch \
+                or not self.folder.snapshot(self.epoch).is_file():
+            self._save_epoch_files({k: state[k] for k in ("model", "epoch", "options",
+                                                          "model_config", "test_error")})
         logger.info("resuming %s after epoch %d", self.folder.path, self.epoch)
 
     def fit(self) -> TrainResult:
@@ -277,23 +284,33 @@ class _Run:
         return mean_error(keypoint_errors(predicted, self.test_truth))
 
     def _save(self, row: dict[str, Any]) -> None:
+        """Write last.pt first (what resuming needs), then best.pt and the numbered snapshot.
+
+        A kill between the writes loses nothing: :meth:`restore` rewrites from last.pt any
+        best or snapshot checkpoint of that epoch that is missing.
+        """
         error = row.get("test_error", float("nan"))
-        state = {"model": self.model.state_dict(), "epoch": self.epoch,
-                 "options": self.options.model_dump(mode="json"),
-                 "model_config": self.model.config.model_dump(mode="json"),
-                 "test_error": error}
         if math.isfinite(error) and error < self.best[1]:
             self.best = (self.epoch, error)
-            save_checkpoint(self.folder.best, state)
-        if self.epoch % self.options.checkpoint_every == 0 or self.epoch == self.options.epochs:
-            save_checkpoint(self.folder.snapshot(self.epoch), state)
         _write_history(self.folder.history, self.history)
-        if not self.folder.best.is_file():  # no test images: the latest is the best we have
-            save_checkpoint(self.folder.best, state)
+        state = self._state(error)
         save_checkpoint(self.folder.last, {
             **state, "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "best_epoch": self.best[0],
             "best_error": self.best[1]})
+        self._save_epoch_files(state)
+
+    def _state(self, error: float) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "epoch": self.epoch,
+                "options": self.options.model_dump(mode="json"),
+                "model_config": self.model.config.model_dump(mode="json"), "test_error": error}
+
+    def _save_epoch_files(self, state: dict[str, Any]) -> None:
+        """best.pt when this epoch is the best (or nothing was evaluated) and the snapshot."""
+        if self.best[0] == self.epoch or not self.folder.best.is_file():
+            save_checkpoint(self.folder.best, state)
+        if self.epoch % self.options.checkpoint_every == 0 or self.epoch == self.options.epochs:
+            save_checkpoint(self.folder.snapshot(self.epoch), state)
 
 
 class _Encoder:
@@ -304,6 +321,14 @@ class _Encoder:
 
     def __call__(self, keypoints: np.ndarray, size: tuple[int, int]) -> PoseTargets:
         return encode_targets(keypoints[0], size, self.config)
+
+
+def _epoch_of(checkpoint: Path) -> int | None:
+    """The epoch stored in a checkpoint, or None when it is missing or unreadable."""
+    try:
+        return int(load_checkpoint(checkpoint)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 HISTORY_FIELDS = ["epoch", "loss", "heatmap_loss", "locref_loss", "lr", "seconds", "test_error"]
