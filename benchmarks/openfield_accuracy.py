@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -77,18 +78,25 @@ def main() -> None:
                      "test_pck5_last": last["test"]["pck@5"],
                      "n_test_images": last["test"]["n_images"]})
         print(f"shuffle {shuffle}: {rows[-1]}", file=sys.stderr, flush=True)
+        table = _record(args, options, pairs, rows)  # after every shuffle: nothing is lost
+    print(table)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _record(args: argparse.Namespace, options: object, pairs: list, rows: list[dict]) -> str:
     summary = _summary(rows)
     record = {"benchmark": args.name, "project": str(args.project.name),
-              "options": options.model_dump(mode="json"), "symmetric_pairs": pairs,
-              "machine": {"cpu_threads": torch.get_num_threads(), "python": platform.python_version(),
+              "options": options.model_dump(mode="json"),  # type: ignore[attr-defined]
+              "symmetric_pairs": pairs, "shuffles_planned": args.shuffles,
+              "machine": {"cpu_threads": torch.get_num_threads(),
+                          "load_average": os.getloadavg(), "python": platform.python_version(),
                           "torch": torch.__version__, "platform": platform.platform()},
               "date": time.strftime("%Y-%m-%d %H:%M"), "shuffles": rows, "summary": summary}
     table = _table(rows, summary)
-    print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(record, indent=2, default=float))
     (RESULTS / f"{args.name}.md").write_text(_markdown(record, table))
-    shutil.rmtree(work, ignore_errors=True)
+    return table
 
 
 def _summary(rows: list[dict]) -> dict:
@@ -119,7 +127,10 @@ def _markdown(record: dict, table: str) -> str:
             f"{record['date']}, {record['machine']['cpu_threads']} CPU threads, torch "
             f"{record['machine']['torch']}. Project `{record['project']}`, "
             f"{opts['backbone']}, {opts['epochs']} epochs, batch {opts['batch_size']}, crops "
-            f"{opts['crop_size']}, symmetric pairs {record['symmetric_pairs']}.\n\n"
+            f"{opts['crop_size']}, symmetric pairs {record['symmetric_pairs']}; "
+            f"{len(record['shuffles'])} of {record['shuffles_planned']} shuffles done; load "
+            f"average at the end {record['machine']['load_average'][0]:.1f} (other work shared "
+            f"the 2 cores, so times are upper bounds).\n\n"
             "\"Test error\" is the mean Euclidean distance between prediction and label over the "
             "labeled test keypoints (what DeepLabCut reports as RMSE); \"RMSE\" is the root mean "
             "square of the same distances. \"Last\" is the final epoch's checkpoint (an unbiased "
