@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixture_paths import DLC_FIXTURES, OPENFIELD
 
 from posekit.errors import LabelFileError, MissingFileError
 from posekit.io.labels import (
@@ -16,7 +17,6 @@ from posekit.io.labels import (
     read_labels,
     write_labels,
 )
-from fixture_paths import DLC_FIXTURES, OPENFIELD
 
 FIXTURES = sorted(DLC_FIXTURES.rglob("*.csv")) + sorted(
     (OPENFIELD / "labeled-data" / "m4s1").glob("CollectedData_*.*"))

@@ -48,7 +48,8 @@ def test_train_writes_model_folder_and_analysis(tiny_project, quick_options) -> 
     assert h5.name.startswith("clipposekit_mobilenet_v2_openfieldOct30shuffle1_")
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tiny_project, quick_options, monkeypatch) -> None:
+def test_interrupted_run_resumes_to_the_same_weights(tiny_project, quick_options,
+                                                     monkeypatch) -> None:
     options = quick_options(epochs=3)
     reference = train(tiny_project, options=options)
     expected = load_checkpoint(reference.folder.last)["model"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 
 # Importing the command modules registers their commands, in this order in --help.
-from posekit.cli import project_cmds  # noqa: F401, I001
+# isort: off
+from posekit.cli import project_cmds  # noqa: F401
 from posekit.cli import model_cmds  # noqa: F401
 from posekit.cli import refine_cmds  # noqa: F401
 from posekit.cli import threed_cmds  # noqa: F401
+# isort: on
 from posekit.cli.app import app, expand_multi_value_options
 
 

@@ -9,6 +9,7 @@ import typer
 
 from posekit.cli.app import ProjectArg, app, friendly, out
 
+
 @app.command("create-dataset")
 @friendly
 def create_dataset(

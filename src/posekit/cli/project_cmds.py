@@ -9,13 +9,14 @@ import typer
 
 from posekit.cli.app import ProjectArg, app, friendly, out
 
+
 @app.command()
 @friendly
 def create(
     name: Annotated[str, typer.Argument(help="Task name, e.g. openfield.")],
     experimenter: Annotated[str, typer.Option(help="Who labels (the scorer).")],
     videos: Annotated[list[Path], typer.Option("--videos", help="Videos to add.")],
-    working_directory: Annotated[Path, typer.Option(help="Where to create the folder.")] = Path("."),
+    working_directory: Annotated[Path, typer.Option(help="Where to create it.")] = Path("."),
     copy_videos: Annotated[bool, typer.Option(help="Copy videos instead of linking.")] = False,
     multi_animal: Annotated[bool, typer.Option(help="Several animals per frame.")] = False,
     individuals: Annotated[list[str] | None, typer.Option(help="Animal names.")] = None,
@@ -44,7 +45,8 @@ def add_videos(
     copy: Annotated[bool, typer.Option(help="Copy videos instead of linking.")] = False,
 ) -> None:
     """Add videos to a project."""
-    from posekit.project import add_videos as add, open_project
+    from posekit.project import add_videos as add
+    from posekit.project import open_project
 
     for path in add(open_project(project), videos, copy=copy):
         out.print(f"Added {path}")

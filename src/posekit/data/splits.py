@@ -103,7 +103,8 @@ def iteration_dir(project: Project, iteration: int | None = None) -> Path:
 def shuffle_dir_name(project: Project, *, fraction: float, shuffle: int) -> str:
     """DeepLabCut's name for a shuffle's folder: ``<Task><date>-trainset<pct>shuffle<S>``."""
     prefix = f"{project.config.Task}{project.config.date}".replace("/", "_").replace("\\", "_")
-    return f"{prefix}-trainset{int(100 * fraction)}shuffle{shuffle}"  # as DeepLabCut (int, not round)
+    # int, not round, as DeepLabCut names them
+    return f"{prefix}-trainset{int(100 * fraction)}shuffle{shuffle}"
 
 
 def list_shuffles(project: Project | str | Path, *, iteration: int | None = None

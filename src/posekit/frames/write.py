@@ -7,9 +7,8 @@ already exists is kept as it is: it may be a frame someone has labelled.
 
 from __future__ import annotations
 
-import math
-
 import logging
+import math
 import os
 import re
 from collections.abc import Iterable

@@ -1,4 +1,7 @@
-"""Where a trained model lives: posekit-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<S>/."""
+"""Where a trained model lives.
+
+``posekit-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<S>/``
+"""
 
 from __future__ import annotations
 
