@@ -16,7 +16,7 @@ COMMANDS = ["create", "add-videos", "extract-frames", "check-labels", "import-co
             "import-slp", "label", "create-dataset", "train", "evaluate", "analyze",
             "labeled-video", "plot-trajectories", "calibrate", "check-calibration",
             "triangulate", "extract-outliers", "filter", "analyze-skeleton",
-            "merge"]
+            "merge", "track"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -67,3 +67,34 @@ def test_check_calibration_flags_the_defective_camera() -> None:
 def test_bad_pair_syntax() -> None:
     result = runner.invoke(app, ["triangulate", "c.toml", "--views", "back", "--output", "x.h5"])
     assert result.exit_code == 2 and "CAMERA=VALUE" in result.output
+
+
+def test_track_command_gives_each_animal_one_track(tmp_path: Path) -> None:
+    import numpy as np
+
+    from posekit.io.predictions import Predictions, read_predictions, write_dlc_h5
+    from posekit.project import create_project
+
+    project = create_project("flies", "bo", [OPENFIELD_VIDEO], working_directory=tmp_path,
+                             individuals=["f", "m"], bodyparts=["head", "tail"])
+    t = np.arange(60, dtype=float)
+    animals = np.zeros((60, 2, 2, 2))  # (frames, animals, bodyparts, xy)
+    animals[:, 0, :, 0] = (20 + t)[:, None]
+    animals[:, 0, :, 1] = [50, 70]
+    animals[:, 1, :, 0] = (300 - t)[:, None]
+    animals[:, 1, :, 1] = [200, 220]
+    data = np.concatenate([animals, np.full((*animals.shape[:3], 1), 0.9)], axis=-1)
+    rng = np.random.default_rng(0)
+    swapped = data.copy()
+    for frame in np.flatnonzero(rng.random(60) < 0.5):  # detections come in any order
+        swapped[frame] = swapped[frame, ::-1]
+    untracked = tmp_path / "videoDLC_untracked.h5"
+    write_dlc_h5(Predictions(data=swapped, bodyparts=["head", "tail"],
+                             individuals=["individual0", "individual1"], multi_animal=True),
+                 untracked)
+    result = runner.invoke(app, ["--quiet", "track", str(project.root), str(untracked)])
+    assert result.exit_code == 0, result.output
+    tracks = read_predictions(untracked.with_name("videoDLC_untracked_tracked.h5"))
+    assert tracks.individuals == ["f", "m"]
+    first = tracks.data[:, 0, 0, 0]
+    assert (np.all(np.diff(first) > 0) or np.all(np.diff(first) < 0))  # never swaps animals

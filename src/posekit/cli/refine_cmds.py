@@ -100,3 +100,34 @@ def merge(
     out.print(f"Refined frames per folder: {report.refined}")
     out.print(f"The project is now at iteration {report.iteration}. Next: posekit create-dataset "
               f"{project}, then posekit train {project} --init-from-previous.")
+
+
+@app.command()
+@friendly
+def track(
+    project: ProjectArg,
+    analysis: Annotated[Path, typer.Argument(help="Multi-animal analysis h5 (untracked).")],
+    output: Annotated[Path | None, typer.Option(
+        help="Where to write (default <analysis>_tracked.h5).")] = None,
+    max_gap: Annotated[int | None, typer.Option(
+        help="Longest break (frames) bridged when stitching tracklets.")] = None,
+) -> None:
+    """Link animals across frames into one track per individual of the config."""
+    from dataclasses import replace
+
+    from posekit.io.predictions import Predictions, read_predictions, write_dlc_h5
+    from posekit.multi import TrackingOptions, track_individuals
+    from posekit.project import open_project
+
+    config = open_project(project).config
+    individuals = config.individual_names
+    options = TrackingOptions()
+    if max_gap is not None:
+        options = replace(options, stitch=replace(options.stitch, max_gap=max_gap))
+    pred = read_predictions(analysis)
+    tracks = track_individuals(pred.data, n_tracks=len(individuals), options=options)
+    tracked = Predictions(data=tracks, bodyparts=pred.bodyparts, individuals=individuals,
+                          scorer=pred.scorer, multi_animal=True,
+                          metadata={**pred.metadata, "tracked_from": str(analysis)})
+    target = output or analysis.with_name(analysis.stem + "_tracked.h5")
+    out.print(f"Wrote {write_dlc_h5(tracked, target)}")
