@@ -42,6 +42,12 @@ def main() -> None:
     parser.add_argument("--backbone", default="mobilenet_v2")
     parser.add_argument("--fraction", type=float, default=0.95)
     parser.add_argument("--name", default="openfield_accuracy")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="PyTorch threads (all cores by default; 1 is more robust when "
+                             "other work shares the cores)")
+    parser.add_argument("--keep-results", action="store_true",
+                        help="keep shuffles already recorded with the same options and run "
+                             "only the missing ones")
     args = parser.parse_args()
 
     from posekit.data.augment import SYMMETRIC_PAIRS_KEY, guess_symmetric_pairs
@@ -60,9 +66,13 @@ def main() -> None:
         project.save()
     create_dataset(project, shuffles=args.shuffles, train_fraction=args.fraction)
     options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size,
-                           crop_size=(args.crop, args.crop), backbone=args.backbone)
-    rows = []
+                           crop_size=(args.crop, args.crop), backbone=args.backbone,
+                           threads=args.threads)
+    rows = _kept_rows(args, options) if args.keep_results else []
+    done = {row["shuffle"] for row in rows}
     for shuffle in range(1, args.shuffles + 1):
+        if shuffle in done:
+            continue
         started = time.perf_counter()
         result = train(project, shuffle=shuffle, options=options)
         seconds = time.perf_counter() - started
@@ -76,11 +86,23 @@ def main() -> None:
                      "test_rmse_last_px": last["test"]["rmse_px"],
                      "train_error_last_px": last["train"]["mean_error_px"],
                      "test_pck5_last": last["test"]["pck@5"],
-                     "n_test_images": last["test"]["n_images"]})
+                     "n_test_images": last["test"]["n_images"],
+                     "threads": options.threads or torch.get_num_threads()})
         print(f"shuffle {shuffle}: {rows[-1]}", file=sys.stderr, flush=True)
         table = _record(args, options, pairs, rows)  # after every shuffle: nothing is lost
     print(table)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _kept_rows(args: argparse.Namespace, options: object) -> list[dict]:
+    """Rows of an earlier run with the same training options (threads aside)."""
+    path = RESULTS / f"{args.name}.json"
+    if not path.is_file():
+        return []
+    earlier = json.loads(path.read_text())
+    same = {k: v for k, v in earlier["options"].items() if k != "threads"} == \
+        {k: v for k, v in options.model_dump(mode="json").items() if k != "threads"}  # type: ignore[attr-defined]
+    return earlier["shuffles"] if same else []
 
 
 def _record(args: argparse.Namespace, options: object, pairs: list, rows: list[dict]) -> str:
