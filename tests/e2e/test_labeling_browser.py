@@ -74,6 +74,7 @@ def new_page(browser, width: int = 1280, height: int = 800):
     # bypass_csp: Playwright's wait_for_function evaluates strings, which the app's CSP forbids
     context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
     page = context.new_page()
+    page.set_default_timeout(30_000)  # generous: CI machines may be slow or busy
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
@@ -97,7 +98,7 @@ def wait_frame(page, name: str | None = None) -> None:
 
 
 def wait_saved(page) -> None:
-    page.wait_for_function("window.posekit.saveState() === 'saved'", timeout=10_000)
+    page.wait_for_function("window.posekit.saveState() === 'saved'", timeout=30_000)
 
 
 def canvas_box(page) -> dict:
@@ -309,7 +310,7 @@ def test_edits_made_while_the_server_is_down_are_saved_when_it_is_back(
     wait_saved(page)
     first.stop()
     page.mouse.click(*to_screen(page, 200, 150))  # leftear, while the server is gone
-    page.wait_for_function("window.posekit.saveState() === 'offline'", timeout=10_000)
+    page.wait_for_function("window.posekit.saveState() === 'offline'", timeout=30_000)
     assert "unreachable" in page.inner_text("#save-state")
     assert np.isnan(h5_row(openfield, "img0005.png")[("leftear", "x")])
     with LabelingServer(openfield, port=port, token=token):

@@ -282,6 +282,7 @@ def test_extract_calls_extract_frames(client, fake_extract: list[dict]) -> None:
 
 def test_extract_names_videos_of_the_project(openfield: Path, fake_extract: list[dict],
                                              make_client) -> None:
+    (openfield / "videos").mkdir(exist_ok=True)  # empty folders are not kept by git
     (openfield / "videos" / "m4s1.mp4").write_bytes(b"not really a video")
     client = make_client(openfield)
     assert client.post("/api/extract", json={"videos": ["m4s1.mp4"]}).status_code == 200
