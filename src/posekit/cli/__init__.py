@@ -14,6 +14,7 @@ from posekit.cli import project_cmds  # noqa: F401
 from posekit.cli import model_cmds  # noqa: F401
 from posekit.cli import refine_cmds  # noqa: F401
 from posekit.cli import threed_cmds  # noqa: F401
+from posekit.cli import fast_cmds  # noqa: F401
 # isort: on
 from posekit.cli.app import app, expand_multi_value_options
 

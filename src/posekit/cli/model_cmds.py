@@ -50,6 +50,8 @@ def train(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Train again from scratch.")] = False,
+    global_scale: Annotated[float | None, typer.Option(
+        help="Multi-animal: scale frames by this first (e.g. 0.5 for large frames).")] = None,
 ) -> None:
     """Train the pose network of a shuffle (AdamW, checkpoints, resumable)."""
     from posekit.project import open_project
@@ -63,8 +65,18 @@ def train(
     given = {"epochs": epochs, "batch_size": batch_size, "backbone": backbone,
              "weights": weights, "init_from": init_from, "device": device}
     options = TrainOptions(**{k: v for k, v in given.items() if v is not None})
-    result = run(opened, shuffle=shuffle, options=options, resume=resume,
-                 overwrite=overwrite)
+    if opened.config.is_multi_animal:
+        from posekit.train.multi_loop import MultiAnimalOptions, train_multi
+
+        multi = MultiAnimalOptions() if global_scale is None else \
+            MultiAnimalOptions(global_scale=global_scale)
+        result = train_multi(opened, shuffle=shuffle, options=options, multi=multi,
+                             resume=resume, overwrite=overwrite)
+    else:
+        if global_scale is not None:
+            raise typer.BadParameter("--global-scale is for multi-animal projects")
+        result = run(opened, shuffle=shuffle, options=options, resume=resume,
+                     overwrite=overwrite)
     out.print(f"Model: {result.folder.path}")
     out.print(f"Best test error {result.best_test_error:.2f} px at epoch {result.best_epoch}; "
               f"last epoch {result.final_test_error:.2f} px (mean distance to the labels).")
@@ -85,6 +97,15 @@ def evaluate(
     from posekit.project import open_project
 
     opened = open_project(project)
+    if opened.config.is_multi_animal:
+        from posekit.evaluate.multi_report import evaluate_multi, format_multi_summary
+
+        for s in shuffle or [1]:
+            summary = evaluate_multi(opened, shuffle=s, which=which)
+            for line in format_multi_summary(summary):
+                out.print(line)
+            out.print(f"Saved to {summary['folder']}")
+        return
     for s in shuffle or [1]:
         result = run(opened, shuffle=s, which=which, plot=plot)  # type: ignore[arg-type]
         table = Table(title=f"shuffle {s}: {result.summary['scorer']}")
@@ -106,26 +127,55 @@ def analyze(
     project: ProjectArg,
     videos: Annotated[list[Path], typer.Argument(help="Videos to analyze.")],
     shuffle: Annotated[int, typer.Option(help="Which shuffle's model.")] = 1,
-    batch_size: Annotated[int, typer.Option(help="Frames per network call.")] = 8,
+    batch_size: Annotated[str, typer.Option(
+        help="Frames per network call, or auto (measured on the first frames).")] = "auto",
     csv: Annotated[bool, typer.Option("--csv", help="Also write a .csv.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Analyze again.")] = False,
     destination: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     engine: Annotated[str, typer.Option(
         help="auto (ONNX Runtime on CPU, PyTorch on GPU), onnx or torch.")] = "auto",
+    downscale: Annotated[float, typer.Option(
+        help="Resize frames by this factor (0-1] before the network.")] = 1.0,
+    crop: Annotated[tuple[int, int, int, int] | None, typer.Option(
+        help="Analyze only x1 x2 y1 y2 (default: config.yaml's when cropping: true).")] = None,
+    dynamic_crop: Annotated[bool, typer.Option(
+        help="Follow the animal with a crop; full frame when it is lost.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Local worker processes (default: sized to the machine).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address: one task per video on that cluster.")] = None,
 ) -> None:
     """Keypoints on every frame, written as DeepLabCut analysis h5 next to each video."""
+    from posekit.distributed import ProjectModelSpec, analyze_many
     from posekit.predict.analyze import AnalyzeOptions
-    from posekit.predict.trained import analyze_videos
+    from posekit.predict.dynamic import DynamicCrop
+    from posekit.predict.trained import with_config_crop
     from posekit.project import open_project
 
-    options = AnalyzeOptions(batch_size=batch_size, save_csv=csv, overwrite=overwrite,
-                             destination=destination)
     if engine not in ("auto", "onnx", "torch"):
         raise typer.BadParameter(f"--engine must be auto, onnx or torch, found {engine!r}")
-    for path in analyze_videos(open_project(project), videos, shuffle=shuffle, options=options,
-                               device=device, engine=engine):  # type: ignore[arg-type]
+    size = batch_size if batch_size == "auto" else _positive_int(batch_size, "--batch-size")
+    opened = open_project(project)
+    follow = DynamicCrop(pcutoff=opened.config.pcutoff) if dynamic_crop else None
+    options = with_config_crop(AnalyzeOptions(
+        batch_size=size, save_csv=csv, overwrite=overwrite, destination=destination,  # type: ignore[arg-type]
+        downscale=downscale, crop=crop, dynamic_crop=follow), opened)
+    spec = ProjectModelSpec(opened.root, shuffle=shuffle, engine=engine,  # type: ignore[arg-type]
+                            device=device)
+    for path in analyze_many(spec, videos, options=options, workers=workers,
+                             scheduler=scheduler):
         out.print(f"Wrote {path}")
+
+
+def _positive_int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise typer.BadParameter(f"{name} must be a positive integer or auto, found {text!r}")
+    return value
 
 
 @app.command("labeled-video")

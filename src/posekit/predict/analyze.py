@@ -7,17 +7,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from posekit._version import __version__
-from posekit.errors import VideoError
 from posekit.io.atomic import write_text_atomic
 from posekit.io.predictions import Predictions, read_predictions, write_dlc_h5
 from posekit.io.video import VideoReader
-from posekit.predict.stream import iter_batches
-from posekit.progress import track
+from posekit.predict.dynamic import DynamicCrop
+from posekit.predict.engine import InferenceOptions, predict_video
 
 logger = logging.getLogger(__name__)
 
@@ -51,20 +50,41 @@ class AnalyzeOptions:
 
     Attributes
     ----------
-    batch_size : int
-        Frames per network call.
+    batch_size : int or "auto"
+        Frames per network call; ``"auto"`` measures a few sizes on the first frames and
+        keeps the fastest (see :mod:`posekit.predict.engine`).
     save_csv : bool
         Also write the ``.csv`` twin.
     overwrite : bool
         Analyze again even when an output of the same model exists.
     destination : Path or None
         Folder of the outputs; next to each video by default.
+    downscale : float
+        Resize frames by this factor in ``(0, 1]`` before the network; keypoints are still
+        written in full-frame pixels.
+    crop : (x1, x2, y1, y2) or None
+        Analyze only ``frame[y1:y2, x1:x2]`` (DeepLabCut's crop); keypoints in full-frame
+        pixels.
+    dynamic_crop : DynamicCrop or None
+        Follow the animal with a window, falling back to the full frame when it is lost
+        (see :mod:`posekit.predict.dynamic`).
     """
 
-    batch_size: int = 8
+    batch_size: int | Literal["auto"] = "auto"
     save_csv: bool = False
     overwrite: bool = False
     destination: Path | None = None
+    downscale: float = 1.0
+    crop: tuple[int, int, int, int] | None = None
+    dynamic_crop: DynamicCrop | None = None
+
+    def __post_init__(self) -> None:
+        self.inference()  # validates the inference options now, not mid-analysis
+
+    def inference(self) -> InferenceOptions:
+        """The engine's part of these options."""
+        return InferenceOptions(batch_size=self.batch_size, downscale=self.downscale,
+                                crop=self.crop, dynamic_crop=self.dynamic_crop)
 
 
 def output_path(video: Path, scorer: str, destination: Path | None = None) -> Path:
@@ -104,7 +124,7 @@ def analyze_video(predictor: KeypointPredictor, video: str | Path, *,
     video : path-like
         The video file.
     options : AnalyzeOptions
-        Batch size, csv, overwrite, destination.
+        Batch size, csv, overwrite, destination, downscaling, crop, dynamic crop.
 
     Returns
     -------
@@ -117,13 +137,16 @@ def analyze_video(predictor: KeypointPredictor, video: str | Path, *,
         logger.info("%s is already analyzed by %s: %s (use overwrite to redo)", video.name,
                     predictor.scorer, h5)
         return h5
+    inference = options.inference()
     with VideoReader(video) as reader:
-        data = _predict_all(predictor, reader, options.batch_size, video)
+        data, stats = predict_video(predictor, reader, options=inference,
+                                    description=f"analyzing {video.name}")
         meta = reader.metadata
     info = {"scorer": predictor.scorer, "video": str(video), "fps": meta.fps,
             "n_frames": int(data.shape[0]), "frame_size": [meta.width, meta.height],
             "bodyparts": list(predictor.bodyparts), "posekit_version": __version__,
-            "video_sha1_head": _head_hash(video), **predictor.model_info}
+            "video_sha1_head": _head_hash(video), **predictor.model_info,
+            "inference": {**inference.describe(), **stats.as_dict()}}
     if data.shape[0] != meta.n_frames:
         logger.warning("%s: the container announces %d frames but %d decode; the analysis "
                        "holds the %d that decode", video, meta.n_frames, data.shape[0],
@@ -135,19 +158,6 @@ def analyze_video(predictor: KeypointPredictor, video: str | Path, *,
     write_dlc_h5(predictions, h5, csv=options.save_csv)
     write_text_atomic(metadata_path(h5), json.dumps({**info, "complete": True}, indent=2))
     return h5
-
-
-def _predict_all(predictor: KeypointPredictor, reader: VideoReader, batch_size: int,
-                 video: Path) -> np.ndarray:
-    """(n_decoded_frames, K, 3) keypoints of every frame."""
-    outputs = []
-    n_batches = -(-len(reader) // batch_size)
-    for _, frames in track(iter_batches(reader, batch_size), total=n_batches,
-                           description=f"analyzing {video.name}"):
-        outputs.append(predictor.predict(frames))
-    if not outputs:
-        raise VideoError(f"{video}: no frame could be decoded; the file is empty or corrupt.")
-    return np.concatenate(outputs).astype(np.float64)
 
 
 def _head_hash(path: Path, n_bytes: int = 1 << 20) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,11 +15,11 @@ import torch
 
 from posekit.errors import MissingFileError, ModelError
 from posekit.models.config import ModelConfig
-from posekit.models.normalize import normalize_images
 from posekit.models.pose_model import PoseModel, build_model
 from posekit.predict.analyze import AnalyzeOptions, analyze_video
 from posekit.predict.decode import decode_outputs
-from posekit.predict.onnx_engine import OnnxPredictor, cached_onnx, pad_frames
+from posekit.predict.onnx_engine import OnnxPredictor, cached_onnx, normalize_padded
+from posekit.predict.transform import crop_from_config
 from posekit.project.project import Project
 from posekit.runtime import resolve_device, set_threads, tune_allocator
 from posekit.train.checkpoint import load_checkpoint
@@ -62,21 +63,21 @@ class TorchPredictor:
         Frames of any size work (the network is fully convolutional); they are padded at the
         bottom/right to a multiple of 32, which does not move keypoints.
         """
-        images = torch.from_numpy(normalize_images(pad_frames(np.asarray(frames)))).to(
+        images = torch.from_numpy(normalize_padded(frames)).to(
             self.device, memory_format=torch.channels_last)
         outputs = self.model(images)
         return decode_outputs(outputs, self.model.config).cpu().numpy().astype(np.float64)
 
 
 def scorer_name(project: Project, info: dict[str, Any], epoch: int) -> str:
-    """DeepLabCut-style scorer: ``DLC``-like ``posekit_<backbone>_<Task><date>shuffle<S>_<epoch>``."""
+    """DeepLabCut-style scorer name: ``posekit_<backbone>_<Task><date>shuffle<S>_<epoch>``."""
     return (f"posekit_{info['model']['backbone']}_{project.config.Task}{project.config.date}"
             f"shuffle{info['shuffle']}_{epoch}")
 
 
 def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
-                   device: str = "auto", engine: Engine = "torch"
-                   ) -> TorchPredictor | OnnxPredictor:
+                   device: str = "auto", engine: Engine = "torch",
+                   threads: int | None = None) -> TorchPredictor | OnnxPredictor:
     """The trained model of a shuffle, ready to predict.
 
     Parameters
@@ -92,6 +93,8 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
     engine : {"torch", "onnx", "auto"}
         PyTorch, or ONNX Runtime (the checkpoint is exported once, beside it); ``auto``
         takes ONNX Runtime on the CPU and PyTorch on a GPU.
+    threads : int, optional
+        CPU threads of the runtime (all cores by default).
 
     Raises
     ------
@@ -101,13 +104,68 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
         If it has no trained model, or its checkpoint is corrupt or does not fit.
     """
     folder = trained_model_folder(project, shuffle)
-    return predictor_from_folder(project, folder, which=which, device=device, engine=engine)
+    return predictor_from_folder(project, folder, which=which, device=device, engine=engine,
+                                 threads=threads)
 
 
 def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which = "best",
-                          device: str = "auto", engine: Engine = "torch"
-                          ) -> TorchPredictor | OnnxPredictor:
+                          device: str = "auto", engine: Engine = "torch",
+                          threads: int | None = None) -> TorchPredictor | OnnxPredictor:
     """Like :func:`load_predictor`, for a model folder."""
+    trained = load_trained(project, folder, which=which)
+    device = resolve_device(device)
+    tune_allocator()
+    set_threads(threads)
+    if engine == "onnx" or (engine == "auto" and device == "cpu"):
+        size = tuple(trained.info["train_options"]["crop_size"])
+        onnx_path = cached_onnx(trained.model, trained.checkpoint,
+                                input_size=size)  # type: ignore[arg-type]
+        return OnnxPredictor(onnx_path, config=trained.config,
+                             bodyparts=trained.info["bodyparts"], scorer=trained.scorer,
+                             model_info=trained.model_info, threads=threads)
+    return TorchPredictor(trained.model, bodyparts=trained.info["bodyparts"],
+                          scorer=trained.scorer, model_info=trained.model_info, device=device)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained network with everything known about it.
+
+    Attributes
+    ----------
+    model : PoseModel
+        The network (CPU, eval mode).
+    config : ModelConfig
+        Its architecture.
+    info : dict
+        The model folder's model.json.
+    model_info : dict
+        Provenance recorded in outputs.
+    scorer : str
+        DeepLabCut-style scorer name.
+    checkpoint : Path
+        The checkpoint file loaded.
+    """
+
+    model: PoseModel
+    config: ModelConfig
+    info: dict[str, Any]
+    model_info: dict[str, Any]
+    scorer: str
+    checkpoint: Path
+
+
+def load_trained(project: Project, folder: ModelFolder, *, which: Which = "best"
+                 ) -> TrainedModel:
+    """Load a model folder's checkpoint into its network, checked against the project.
+
+    Raises
+    ------
+    MissingFileError
+        If the checkpoint does not exist.
+    ModelError
+        If it does not fit the architecture, or the project's bodyparts changed.
+    """
     info = folder.read_info()
     checkpoint = folder.best if which == "best" else folder.last
     if not checkpoint.is_file():
@@ -125,9 +183,6 @@ def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which
     except (RuntimeError, KeyError) as error:
         raise ModelError(f"{checkpoint} does not fit the architecture in {folder.info_path}: "
                          f"{error}. Retrain the model.") from None
-    device = resolve_device(device)
-    tune_allocator()
-    set_threads()
     epoch = int(state["epoch"])
     model_info = {"model_folder": str(folder.path.relative_to(project.root)),
                   "checkpoint": checkpoint.name, "epoch": epoch,
@@ -135,30 +190,43 @@ def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which
                   "iteration": info["iteration"], "test_error_px": state.get("test_error"),
                   "config_sha1": hashlib.sha1(json.dumps(info["project_config"],
                                                          sort_keys=True).encode()).hexdigest()}
-    scorer = scorer_name(project, info, epoch)
-    if engine == "onnx" or (engine == "auto" and device == "cpu"):
-        size = tuple(info["train_options"]["crop_size"])
-        onnx_path = cached_onnx(model.eval(), checkpoint, input_size=size)  # type: ignore[arg-type]
-        return OnnxPredictor(onnx_path, config=config, bodyparts=info["bodyparts"],
-                             scorer=scorer, model_info=model_info)
-    return TorchPredictor(model, bodyparts=info["bodyparts"], scorer=scorer,
-                          model_info=model_info, device=device)
+    return TrainedModel(model=model.eval(), config=config, info=info, model_info=model_info,
+                        scorer=scorer_name(project, info, epoch), checkpoint=checkpoint)
 
 
 def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: int = 1,
                    options: AnalyzeOptions = AnalyzeOptions(), which: Which = "best",
                    device: str = "auto", engine: Engine = "auto") -> list[Path]:
-    """Analyze videos with a project's trained model; see :func:`analyze_video`.
+    """Analyze videos with a project's trained model, one by one (see :func:`analyze_video`).
+
+    When ``options.crop`` is not given and the project's config.yaml sets ``cropping: true``,
+    its ``x1, x2, y1, y2`` region is analyzed (DeepLabCut's behaviour). For many videos at
+    once, :func:`posekit.distributed.analyze_many` runs them in parallel.
 
     Returns
     -------
     list of Path
         The analysis h5 of each video, in order.
     """
+    if project.config.is_multi_animal:  # assembly and tracking: posekit.predict.multi_analyze
+        from posekit.predict.multi_analyze import analyze_videos_multi, from_analyze_options
+
+        return analyze_videos_multi(project, videos, shuffle=shuffle,
+                                    options=from_analyze_options(options), which=which,
+                                    device=device, engine=engine)
     paths = [Path(v) for v in videos]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise MissingFileError(f"These videos do not exist: {missing}.")
+    options = with_config_crop(options, project)
     predictor = load_predictor(project, shuffle=shuffle, which=which, device=device,
                                engine=engine)
     return [analyze_video(predictor, path, options=options) for path in paths]
+
+
+def with_config_crop(options: AnalyzeOptions, project: Project) -> AnalyzeOptions:
+    """``options`` with the config.yaml crop region when it has none of its own."""
+    if options.crop is not None:
+        return options
+    crop = crop_from_config(project.config)
+    return options if crop is None else replace(options, crop=crop)
