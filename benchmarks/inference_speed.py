@@ -107,6 +107,7 @@ def run_case(case: dict) -> dict:
     from posekit.predict.engine import InferenceOptions, predict_video
 
     torch.set_num_threads(case.get("threads") or 2)
+    load_before = os.getloadavg()[0]
     predictor = _predictor(case)
     options = InferenceOptions(batch_size=case.get("batch", "auto"),
                                downscale=case.get("downscale", 1.0))
@@ -115,7 +116,8 @@ def run_case(case: dict) -> dict:
         started, cpu_started = time.perf_counter(), time.process_time()
         points, stats = predict_video(predictor, reader, options=options)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    row = {"case": case["name"], "frames": len(points), "seconds": round(seconds, 2),
+    row = {"case": case["name"], "load_1min_before": round(load_before, 2),
+           "frames": len(points), "seconds": round(seconds, 2),
            "fps": round(len(points) / seconds, 1), "batch": stats.batch_size,
            "cpu_ms_per_frame": round(1000 * cpu / len(points), 1),
            "waiting_s": round(stats.seconds_waiting, 2),
@@ -244,10 +246,10 @@ def posekit_cases(video: Path, clip: Path, onnx: Path, project: str | None) -> l
          "downscale": 0.5},
         {**full, "name": "posekit ONNX, full res (default)", "engine": "onnx"},
         {**full, "name": "posekit ONNX, downscale 0.5", "engine": "onnx", "downscale": 0.5},
-        {**full, "name": "posekit ONNX, full res, no spinning", "engine": "onnx",
-         "spinning": False},
-        {**full, "name": "posekit ONNX, downscale 0.5, no spinning", "engine": "onnx",
-         "downscale": 0.5, "spinning": False},
+        {**full, "name": "posekit ONNX, full res, threads spinning", "engine": "onnx",
+         "spinning": True},
+        {**full, "name": "posekit ONNX, downscale 0.5, threads spinning", "engine": "onnx",
+         "downscale": 0.5, "spinning": True},
         {**part, "name": "posekit ONNX, full res, batch 1", "engine": "onnx", "batch": 1},
         {**part, "name": "posekit ONNX, full res, batch 8", "engine": "onnx", "batch": 8},
         {**part, "name": "posekit ONNX, full res, 1 thread", "engine": "onnx", "threads": 1},
@@ -298,6 +300,7 @@ def dlc_rows(args: argparse.Namespace, work: Path) -> list[dict]:
         proc = subprocess.run([str(python), str(script), json.dumps(job)],
                               capture_output=True, text=True,
                               env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+        load_before = os.getloadavg()[0]
         name = f"DeepLabCut 3.0.2 {net}{env_name}"
         try:
             result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -309,7 +312,8 @@ def dlc_rows(args: argparse.Namespace, work: Path) -> list[dict]:
         if "error" in result:
             rows.append({"case": name, **result})
             continue
-        rows.append({"case": name, "frames": result["frames"],
+        rows.append({"case": name, "load_1min_before": round(load_before, 2),
+                     "frames": result["frames"],
                      "seconds": round(result["seconds"], 2),
                      "fps": round(result["frames"] / result["seconds"], 2),
                      "batch": args.dlc_batch, "dlc_version": result.get("version"),
@@ -374,14 +378,16 @@ def machine() -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| case | frames | seconds | frames/s | CPU ms/frame | batch | waiting for frames s "
-             "| in predictor s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| case | load | frames | seconds | frames/s | CPU ms/frame | batch | waiting for "
+             "frames s | in predictor s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | | | failed: {r['error']} | | | | |")
+            lines.append(f"| {r['case']} | | | | failed: {r['error']} | | | | |")
             continue
         inside = ", ".join(f"{k} {v}" for k, v in r.get("inside_predictor_s", {}).items())
-        lines.append(f"| {r['case']} | {r['frames']} | {r['seconds']:.2f} | {r['fps']:.1f} | "
+        lines.append(f"| {r['case']} | {r.get('load_1min_before', '')} | {r['frames']} | "
+                     f"{r['seconds']:.2f} | {r['fps']:.1f} | "
                      f"{r.get('cpu_ms_per_frame', '')} | {r['batch']} | "
                      f"{r.get('waiting_s', '')} | {r.get('predicting_s', '')}"
                      f"{' (' + inside + ')' if inside else ''} |")
@@ -487,7 +493,8 @@ def write(record: dict, name: str) -> None:
             "frames/s is wall-clock throughput of the whole path (decoding included; for "
             "DeepLabCut the whole `analyze_videos` call, model loading included). CPU ms/frame "
             "is the process's CPU time (all threads) per frame: less sensitive to other load "
-            "on the machine than frames/s.\n",
+            "on the machine than frames/s. load: the 1-minute load average when the case "
+            "started.\n",
             table(record["rows"]), ""]
     if record["ratios"]:
         text += ["Ratios (frames/s):", ""] + [f"- {r}" for r in record["ratios"]] + [""]

@@ -3,14 +3,14 @@ edits made outside the app, DeepLabCut-written files, and large folders."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from posekit.io.labels import H5_KEY, read_labels, write_labels
 from posekit.label.layout import Layout, frame_rev, frame_status
@@ -117,27 +117,30 @@ def test_concurrent_saves_of_many_frames_all_survive(openfield: Path, make_clien
         assert labels.points[row, 0, 3].tolist() == [i + 0.5, i + 0.25]
 
 
-def _save_in_process(root: str, image: str, value: float) -> None:
-    store = LabelStore(open_project(root))
-    for _ in range(3):  # a few rounds, so that the writes interleave
-        data = store.frame("m4s1", image)
-        xy = np.full((store.layout.n_slots, 2), np.nan)
-        xy[3] = [value, value]
-        store.put_frame("m4s1", image, FrameEdit(data["rev"], xy, np.zeros(4, bool)))
-        value += 1
+_SAVE_IN_PROCESS = """
+import sys
+import numpy as np
+from posekit.label.store import LabelStore
+from posekit.label.validate import FrameEdit
+from posekit.project import open_project
+root, image, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
+store = LabelStore(open_project(root))
+for _ in range(3):  # a few rounds, so that the writes interleave
+    data = store.frame("m4s1", image)
+    xy = np.full((store.layout.n_slots, 2), np.nan)
+    xy[3] = [value, value]
+    store.put_frame("m4s1", image, FrameEdit(data["rev"], xy, np.zeros(4, bool)))
+    value += 1
+"""
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
 def test_two_processes_writing_one_folder_merge(openfield: Path) -> None:
-    context = multiprocessing.get_context("fork")
     images = [f"img000{i}.png" for i in range(4)]
-    processes = [context.Process(target=_save_in_process, args=(str(openfield), image, 10 * i))
+    processes = [subprocess.Popen([sys.executable, "-c", _SAVE_IN_PROCESS, str(openfield),
+                                   image, str(10 * i)])
                  for i, image in enumerate(images)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-    assert [p.exitcode for p in processes] == [0] * 4
+    codes = [process.wait(120) for process in processes]
+    assert codes == [0] * 4
     labels = labels_of(openfield)
     for i, image in enumerate(images):
         row = labels.images.index(f"labeled-data/m4s1/{image}")

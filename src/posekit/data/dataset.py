@@ -4,9 +4,12 @@ Memory: with ``cache_images=True`` (the default) every image is decoded once, wh
 dataset is made, and kept as uint8 RGB: ``H * W * 3`` bytes per image, e.g. 0.92 MB for a
 640x480 frame, 107 MB for the 116 frames of the open-field demo (``dataset.cache_bytes``).
 PNG decoding costs several milliseconds per frame, which on a 2-core machine would compete
-with the network for the CPU every epoch. Data loader workers forked from the process share
-the cache copy-on-write; with a ``spawn``/``forkserver`` start method each worker receives
-its own copy. Use ``cache_images=False`` for data sets that do not fit in memory.
+with the network for the CPU every epoch.
+
+Loader workers are started with ``spawn``, never ``fork``: a process forked after OpenCV or
+OpenMP have started their thread pools can deadlock in the child (seen with
+``cv2.setNumThreads``). Each worker receives its own copy of the cache, once, since workers
+persist across epochs. Use ``cache_images=False`` for data sets that do not fit in memory.
 
 Images of different sizes are allowed: training crops (:func:`posekit.data.augment.
 build_augmentation`) are all the same size, and the evaluation transform with
@@ -307,4 +310,5 @@ def make_loader(dataset: PoseDataset, batch_size: int, *, shuffle: bool,
                       pin_memory=torch.cuda.is_available(),
                       persistent_workers=num_workers > 0,
                       worker_init_fn=_worker_init if num_workers > 0 else None,
-                      prefetch_factor=2 if num_workers > 0 else None)
+                      prefetch_factor=2 if num_workers > 0 else None,
+                      multiprocessing_context="spawn" if num_workers > 0 else None)

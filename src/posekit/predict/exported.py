@@ -185,7 +185,7 @@ def read_exported_info(folder: str | Path) -> dict[str, Any]:
 
 
 def load_exported(folder: str | Path, *, threads: int | None = None,
-                  spinning: bool | None = None) -> OnnxPredictor:
+                  spinning: bool | None = False) -> OnnxPredictor:
     """An exported model folder, ready to predict (no project needed).
 
     Parameters

@@ -155,8 +155,9 @@ class OnnxPredictor:
         Provenance recorded in outputs.
     threads : int, optional
         ONNX Runtime intra-op threads (all cores by default).
-    spinning : bool, optional
-        Let idle ONNX Runtime threads spin (see :func:`make_session`).
+    spinning : bool or None
+        Let idle ONNX Runtime threads spin (see :func:`make_session`). Off by default: the
+        video decoder needs the cores (measured in benchmarks/inference_speed.py).
     optimization : str
         Graph optimization level (see :func:`make_session`).
 
@@ -174,7 +175,7 @@ class OnnxPredictor:
 
     def __init__(self, onnx_path: Path, *, config: ModelConfig, bodyparts: list[str],
                  scorer: str, model_info: dict[str, Any], threads: int | None = None,
-                 spinning: bool | None = None, optimization: str = "all") -> None:
+                 spinning: bool | None = False, optimization: str = "all") -> None:
         self.session = make_session(onnx_path, threads=threads, spinning=spinning,
                                     optimization=optimization)
         self.onnx_path = Path(onnx_path)
