@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from posekit.evaluate.multi_report import evaluate_multi, format_multi_summary
 from posekit.predict.trained import analyze_videos
 from posekit.train.loop import train

@@ -7,8 +7,6 @@ import logging
 import re
 from typing import Any
 
-import numpy as np
-
 from posekit.data.splits import load_split, shuffle_dir_name, split_labels
 from posekit.errors import MissingFileError
 from posekit.evaluate.multi_metrics import mot_metrics, multi_animal_rmse, oks_map
