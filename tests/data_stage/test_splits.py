@@ -15,6 +15,7 @@ from posekit._version import __version__
 from posekit.data.splits import (
     NO_KEYPOINTS,
     create_dataset,
+    create_dataset_from_images,
     list_shuffles,
     load_split,
     split_labels,
@@ -209,3 +210,20 @@ def test_split_labels_uses_current_labels(openfield_copy: Path) -> None:
     write_folder_labels(project, folder, labels.select(keep))
     with pytest.raises(LabelFileError, match="no longer in the project's label files"):
         split_labels(openfield_copy, split)
+
+
+def test_split_from_chosen_images(openfield_copy: Path) -> None:
+    images = [f"labeled-data/m4s1/img{i:04d}.png" for i in range(116)]
+    path = create_dataset_from_images(openfield_copy, images[:12], images[100:], shuffle=4)
+    split = load_split(openfield_copy, 4)
+    assert split.path == path and split.shuffle == 4
+    assert (split.train_images, split.test_images) == (images[:12], images[100:])
+    assert split.fraction == 12 / 28 and len(split.excluded_images) == 116 - 28
+    with pytest.raises(ProjectError, match="already exists"):
+        create_dataset_from_images(openfield_copy, images[:2], images[3:4], shuffle=4)
+    with pytest.raises(ProjectError, match="in both"):
+        create_dataset_from_images(openfield_copy, images[:2], images[1:3], shuffle=5)
+    with pytest.raises(ProjectError, match="not labeled"):
+        create_dataset_from_images(openfield_copy, ["labeled-data/m4s1/img9999.png"],
+                                   images[:1], shuffle=5)
+    assert sorted(list_shuffles(openfield_copy)) == [4]

@@ -307,6 +307,59 @@ def create_dataset(project: Project | str | Path, *, shuffles: int | Sequence[in
     return written
 
 
+def create_dataset_from_images(project: Project | str | Path, train_images: Sequence[str],
+                               test_images: Sequence[str], *, shuffle: int) -> Path:
+    """Record a split whose train and test images the caller chose (no random draw).
+
+    For experiments that control the training set, e.g. a simulated labeling loop that adds
+    chosen frames round by round while the test set stays fixed.
+
+    Parameters
+    ----------
+    project : Project or path-like
+    train_images, test_images : sequence of str
+        Labeled image paths relative to the project root (``labeled-data/<video>/imgNNNN.png``),
+        disjoint, each labeled with at least one visible keypoint.
+    shuffle : int
+        The new shuffle's index (must not exist yet).
+
+    Returns
+    -------
+    Path
+        The ``split.json`` written. Its train fraction is ``n_train / (n_train + n_test)``;
+        labeled images in neither list are recorded as excluded.
+
+    Raises
+    ------
+    ProjectError
+        Empty or overlapping lists, an image that is not labeled (or has no visible
+        keypoint), or a shuffle that already exists.
+    """
+    project = _as_project(project)
+    index = _new_indices(project, [shuffle], append=False)[0]
+    train, test = list(train_images), list(test_images)
+    both = sorted(set(train) & set(test))
+    if not train or not test or both:
+        raise ProjectError(
+            f"a split needs non-empty, disjoint train and test lists; got {len(train)} train and "
+            f"{len(test)} test images{f', with {both[:3]} in both' if both else ''}.")
+    labels = load_project_labels(project)
+    rows, excluded = _usable_rows(labels)
+    usable = {labels.images[i] for i in rows}
+    unknown = [image for image in train + test if image not in usable]
+    if unknown:
+        raise ProjectError(
+            f"{len(unknown)} images of the split are not labeled with a visible keypoint in "
+            f"{project.root}, e.g. {unknown[:3]}. Give paths as in the label files "
+            f"(labeled-data/<video>/<image>.png).")
+    chosen = set(train) | set(test)
+    left_out = {image: "not chosen for this split" for image in sorted(usable - chosen)}
+    split = Split(train_images=train, test_images=test,
+                  fraction=len(train) / (len(train) + len(test)), seed=0, shuffle=index,
+                  iteration=project.config.iteration, excluded_images={**excluded, **left_out})
+    return _write_split(project, split, _provenance(project, labels))
+
+
 def _new_indices(project: Project, shuffles: int | Sequence[int], *, append: bool) -> list[int]:
     existing = sorted(list_shuffles(project))
     if isinstance(shuffles, (int, np.integer)) and not isinstance(shuffles, bool):

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.errors import LabelFileError, VideoError
-from posekit.frames.select import THUMBNAIL_SHAPE, _cluster_representatives, _evenly, thumbnail
+from posekit.frames.select import THUMBNAIL_SHAPE, cluster_representatives, _evenly, thumbnail
 from posekit.frames.write import extracted_frame_indices, write_frames
 from posekit.io.atomic import atomic_path
 from posekit.io.labels import H5_KEY
@@ -184,7 +184,7 @@ def _thin(reader: VideoReader, candidates: np.ndarray, n: int,
     for row, (_, frame) in enumerate(track(frames, total=len(pool),
                                            description=f"Reading {reader.path.name}")):
         features[row] = thumbnail(frame)
-    rows = _cluster_representatives(features, n, seed=options.seed)
+    rows = cluster_representatives(features, n, seed=options.seed)
     return [int(pool[i]) for i in rows]
 
 

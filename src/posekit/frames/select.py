@@ -184,10 +184,10 @@ def _kmeans(reader: VideoReader, allowed: np.ndarray, n: int, *, seed: int,
     for row, (_, frame) in enumerate(track(frames, total=len(candidates),
                                            description=f"Reading {reader.path.name}")):
         features[row] = thumbnail(frame)
-    return [int(candidates[i]) for i in _cluster_representatives(features, n, seed=seed)]
+    return [int(candidates[i]) for i in cluster_representatives(features, n, seed=seed)]
 
 
-def _cluster_representatives(features: np.ndarray, n: int, *, seed: int) -> list[int]:
+def cluster_representatives(features: np.ndarray, n: int, *, seed: int) -> list[int]:
     """Cluster ``features`` (n_candidates, n_values) into ``n`` groups; one row per group.
 
     Returns the rows nearest each cluster centre, sorted and distinct. A cluster left without
