@@ -135,6 +135,9 @@ def analyze(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     engine: Annotated[str, typer.Option(
         help="auto (ONNX Runtime on CPU, PyTorch on GPU), onnx or torch.")] = "auto",
+    precision: Annotated[str, typer.Option(
+        help="float32, or int8 (ONNX Runtime: about 2x faster on a CPU, calibrated on the "
+             "training images).")] = "float32",
     downscale: Annotated[float, typer.Option(
         help="Resize frames by this factor (0-1] before the network.")] = 1.0,
     crop: Annotated[tuple[int, int, int, int] | None, typer.Option(
@@ -161,8 +164,10 @@ def analyze(
     options = with_config_crop(AnalyzeOptions(
         batch_size=size, save_csv=csv, overwrite=overwrite, destination=destination,  # type: ignore[arg-type]
         downscale=downscale, crop=crop, dynamic_crop=follow), opened)
+    if precision not in ("float32", "int8"):
+        raise typer.BadParameter(f"--precision must be float32 or int8, found {precision!r}")
     spec = ProjectModelSpec(opened.root, shuffle=shuffle, engine=engine,  # type: ignore[arg-type]
-                            device=device)
+                            device=device, precision=precision)  # type: ignore[arg-type]
     for path in analyze_many(spec, videos, options=options, workers=workers,
                              scheduler=scheduler):
         out.print(f"Wrote {path}")

@@ -76,6 +76,8 @@ class ProjectModelSpec:
         Runtime (see :func:`posekit.predict.trained.load_predictor`).
     device : {"auto", "cpu", "cuda"}
         Where it runs.
+    precision : {"float32", "int8"}
+        Network precision on ONNX Runtime (see :func:`posekit.predict.trained.load_predictor`).
     """
 
     project: Path
@@ -83,6 +85,7 @@ class ProjectModelSpec:
     which: Literal["best", "last"] = "best"
     engine: Literal["auto", "onnx", "torch"] = "auto"
     device: str = "auto"
+    precision: Literal["float32", "int8"] = "float32"
 
     def load(self, *, threads: int | None = None) -> Any:
         from posekit.predict.trained import load_predictor
@@ -90,7 +93,7 @@ class ProjectModelSpec:
 
         return load_predictor(open_project(self.project), shuffle=self.shuffle,
                               which=self.which, device=self.device, engine=self.engine,
-                              threads=threads)
+                              threads=threads, precision=self.precision)
 
     def scorer(self) -> str:
         from posekit.predict.trained import scorer_name

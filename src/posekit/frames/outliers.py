@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.errors import LabelFileError, VideoError
-from posekit.frames.select import THUMBNAIL_SHAPE, cluster_representatives, _evenly, thumbnail
+from posekit.frames.select import THUMBNAIL_SHAPE, _evenly, cluster_representatives, thumbnail
 from posekit.frames.write import extracted_frame_indices, write_frames
 from posekit.io.atomic import atomic_path
 from posekit.io.labels import H5_KEY

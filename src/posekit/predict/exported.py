@@ -14,7 +14,8 @@ Layout of an exported model folder::
 ``(pixel / 255 - mean) / std``, layout, padding), ``decoding`` (``output_stride``,
 ``locref_stdev``, how a peak becomes a keypoint), ``model`` (the architecture),
 ``train_options``, ``project_config`` (the config the model was trained with),
-``provenance`` (shuffle, iteration, checkpoint, epoch, test error) and ``onnx_sha256``.
+``provenance`` (shuffle, iteration, checkpoint, epoch, test error), ``onnx_sha256`` and
+``precision`` (``float32``, or ``int8`` for a quantized graph).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from posekit.models.config import ModelConfig
 from posekit.models.export import export_onnx, onnx_metadata
 from posekit.models.normalize import IMAGENET_MEAN, IMAGENET_STD
 from posekit.predict.onnx_engine import PAD_MULTIPLE, OnnxPredictor
+from posekit.predict.quantize import Precision, check_precision, quantize_onnx
 from posekit.project.project import Project
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ INFO_NAME = "model.json"
 
 def export_model(project: Project | str | Path, *, shuffle: int = 1,
                  which: Literal["best", "last"] = "best", output: str | Path | None = None,
-                 format: Literal["onnx"] = "onnx") -> Path:
+                 format: Literal["onnx"] = "onnx", precision: Precision = "float32") -> Path:
     """Write a trained model as a self-contained folder (see the module docs).
 
     Parameters
@@ -63,6 +65,9 @@ def export_model(project: Project | str | Path, *, shuffle: int = 1,
         iteration-<i>_shuffle-<s>`` by default. An existing export there is replaced.
     format : {"onnx"}
         The graph format (only ONNX so far).
+    precision : {"float32", "int8"}
+        ``int8`` writes the graph quantized to 8-bit integers (about 2x faster on a CPU),
+        calibrated on the shuffle's training images (:mod:`posekit.predict.quantize`).
 
     Returns
     -------
@@ -74,12 +79,13 @@ def export_model(project: Project | str | Path, *, shuffle: int = 1,
     MissingFileError, ModelError
         If the shuffle has no trained model, or ``format`` is not supported.
     """
-    from posekit.predict.trained import load_trained
+    from posekit.predict.trained import calibration_frames, load_trained
     from posekit.project import open_project
     from posekit.train.folder import trained_model_folder
 
     if format != "onnx":
         raise ModelError(f"export format must be 'onnx', found {format!r}.")
+    check_precision(precision)
     project = project if isinstance(project, Project) else open_project(project)
     trained = load_trained(project, trained_model_folder(project, shuffle), which=which)
     folder = Path(output) if output else project.root / "exported-models" / (
@@ -92,7 +98,9 @@ def export_model(project: Project | str | Path, *, shuffle: int = 1,
         size = tuple(trained.info["train_options"]["crop_size"])
         onnx_path = export_onnx(trained.model, staging / ONNX_NAME,
                                 input_size=size)  # type: ignore[arg-type]
-        info = _describe(project, trained, onnx_path)
+        if precision == "int8":
+            quantize_onnx(onnx_path, onnx_path, calibration_frames(project, trained.info))
+        info = {**_describe(project, trained, onnx_path), "precision": precision}
         write_text_atomic(staging / INFO_NAME, json.dumps(info, indent=2, default=str))
         _replace_folder(staging, folder)
     except BaseException:

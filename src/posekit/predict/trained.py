@@ -19,6 +19,13 @@ from posekit.models.pose_model import PoseModel, build_model
 from posekit.predict.analyze import AnalyzeOptions, analyze_video
 from posekit.predict.decode import decode_outputs
 from posekit.predict.onnx_engine import OnnxPredictor, cached_onnx, normalize_padded
+from posekit.predict.quantize import (
+    MAX_CALIBRATION_FRAMES,
+    Precision,
+    cached_int8,
+    check_precision,
+    spread,
+)
 from posekit.predict.transform import crop_from_config
 from posekit.project.project import Project
 from posekit.runtime import resolve_device, set_threads, tune_allocator
@@ -77,7 +84,8 @@ def scorer_name(project: Project, info: dict[str, Any], epoch: int) -> str:
 
 def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
                    device: str = "auto", engine: Engine = "torch",
-                   threads: int | None = None) -> TorchPredictor | OnnxPredictor:
+                   threads: int | None = None, precision: Precision = "float32"
+                   ) -> TorchPredictor | OnnxPredictor:
     """The trained model of a shuffle, ready to predict.
 
     Parameters
@@ -95,6 +103,10 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
         takes ONNX Runtime on the CPU and PyTorch on a GPU.
     threads : int, optional
         CPU threads of the runtime (all cores by default).
+    precision : {"float32", "int8"}
+        ONNX Runtime only: ``int8`` runs a copy of the graph quantized to 8-bit integers,
+        calibrated on the shuffle's training images and kept beside the checkpoint
+        (:mod:`posekit.predict.quantize`); about 2x faster on a CPU.
 
     Raises
     ------
@@ -105,26 +117,48 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
     """
     folder = trained_model_folder(project, shuffle)
     return predictor_from_folder(project, folder, which=which, device=device, engine=engine,
-                                 threads=threads)
+                                 threads=threads, precision=precision)
 
 
 def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which = "best",
                           device: str = "auto", engine: Engine = "torch",
-                          threads: int | None = None) -> TorchPredictor | OnnxPredictor:
+                          threads: int | None = None, precision: Precision = "float32"
+                          ) -> TorchPredictor | OnnxPredictor:
     """Like :func:`load_predictor`, for a model folder."""
+    check_precision(precision)
     trained = load_trained(project, folder, which=which)
     device = resolve_device(device)
     tune_allocator()
     set_threads(threads)
-    if engine == "onnx" or (engine == "auto" and device == "cpu"):
+    onnx = engine == "onnx" or (engine == "auto" and device == "cpu")
+    if precision == "int8" and not onnx:
+        raise ModelError(f"int8 precision runs on ONNX Runtime (the CPU engine); with engine "
+                         f"{engine!r} on {device} use float32, or --engine onnx.")
+    if onnx:
         size = tuple(trained.info["train_options"]["crop_size"])
         onnx_path = cached_onnx(trained.model, trained.checkpoint,
                                 input_size=size)  # type: ignore[arg-type]
+        if precision == "int8":
+            onnx_path = cached_int8(onnx_path, calibration_frames(project, trained.info))
         return OnnxPredictor(onnx_path, config=trained.config,
                              bodyparts=trained.info["bodyparts"], scorer=trained.scorer,
                              model_info=trained.model_info, threads=threads)
     return TorchPredictor(trained.model, bodyparts=trained.info["bodyparts"],
                           scorer=trained.scorer, model_info=trained.model_info, device=device)
+
+
+def calibration_frames(project: Project, info: dict[str, Any]) -> list[np.ndarray]:
+    """RGB ``(H, W, 3)`` training images of a model's shuffle, to calibrate int8 ranges.
+
+    At most :data:`posekit.predict.quantize.MAX_CALIBRATION_FRAMES`, spread over the set.
+    """
+    from posekit.data.dataset import read_image_rgb
+    from posekit.data.splits import load_split
+
+    images = load_split(project, int(info["shuffle"]),
+                        iteration=int(info["iteration"])).train_images
+    return [read_image_rgb(project.root / images[i])
+            for i in spread(len(images), MAX_CALIBRATION_FRAMES)]
 
 
 @dataclass(frozen=True)
@@ -196,7 +230,8 @@ def load_trained(project: Project, folder: ModelFolder, *, which: Which = "best"
 
 def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: int = 1,
                    options: AnalyzeOptions = AnalyzeOptions(), which: Which = "best",
-                   device: str = "auto", engine: Engine = "auto") -> list[Path]:
+                   device: str = "auto", engine: Engine = "auto",
+                   precision: Precision = "float32") -> list[Path]:
     """Analyze videos with a project's trained model, one by one (see :func:`analyze_video`).
 
     When ``options.crop`` is not given and the project's config.yaml sets ``cropping: true``,
@@ -220,7 +255,7 @@ def analyze_videos(project: Project, videos: Sequence[str | Path], *, shuffle: i
         raise MissingFileError(f"These videos do not exist: {missing}.")
     options = with_config_crop(options, project)
     predictor = load_predictor(project, shuffle=shuffle, which=which, device=device,
-                               engine=engine)
+                               engine=engine, precision=precision)
     return [analyze_video(predictor, path, options=options) for path in paths]
 
 
