@@ -11,7 +11,8 @@ What it measures, on the open-field video (640x480 h264, 2330 frames) and on one
 - posekit's default model (mobilenet_v2, 4 bodyparts, stride 8; random weights unless
   ``--project`` names a trained project -- speed does not depend on the weights) through
   the engine behind ``posekit analyze`` (background decoding, auto batch size): ONNX Runtime
-  at full resolution, with ``--downscale 0.5``, and eager PyTorch;
+  at full resolution and with ``--downscale``, in float32 and in int8 (``--precision
+  int8``, calibrated here on 32 frames of the video), and eager PyTorch;
 - decoding alone through the same engine (a predictor that does nothing): the ceiling;
 - where the time goes (waiting for frames, normalization, network, peak decoding);
 - the levers one by one: ORT graph optimization level, intra-op threads, thread spinning,
@@ -24,9 +25,10 @@ What it measures, on the open-field video (640x480 h264, 2330 frames) and on one
   run with HF_HUB_OFFLINE=1.
 
 Every case runs in a fresh process (thread pools and allocator settings do not leak). Long
-cases run on the first ``--lever-frames`` frames only (cut from the video without
-re-encoding); the frame count of each row is in the table. With ``--accuracy-project`` the
-test error of the plain and downscaled paths is measured on that project's test images.
+cases run on the first ``--lever-frames`` frames only, eager PyTorch on the first
+``--eager-frames`` (cut from the video without re-encoding); the frame count of each row
+is in the table. With ``--accuracy-project`` the test error of the plain, downscaled and
+int8 paths is measured on that project's test images.
 
 Writes benchmarks/results/inference_speed.{json,md}. Timings depend on the machine and its
 load; the load average before and after is recorded.
@@ -146,7 +148,8 @@ def _predictor(case: dict):
         return _Nothing()
     config, model = _model(case.get("project"))
     if case["engine"] == "onnx":
-        return OnnxPredictor(Path(case["onnx"]), config=config, bodyparts=BODYPARTS,
+        graph = case["onnx_int8"] if case.get("precision") == "int8" else case["onnx"]
+        return OnnxPredictor(Path(graph), config=config, bodyparts=BODYPARTS,
                              scorer="bench", model_info={}, threads=case.get("threads"),
                              spinning=case.get("spinning"),
                              optimization=case.get("optimization", "all"))
@@ -236,20 +239,27 @@ def in_subprocess(case: dict, env: dict | None = None) -> dict:
     return row
 
 
-def posekit_cases(video: Path, clip: Path, onnx: Path, project: str | None) -> list[dict]:
-    base = {"onnx": str(onnx), "project": project, "threads": 2}
+def posekit_cases(video: Path, clip: Path, short: Path, onnx: dict[str, Path],
+                  project: str | None) -> list[dict]:
+    """Every posekit configuration: full video, ``clip`` for the levers, ``short`` for the
+    slow eager PyTorch cases."""
+    base = {"onnx": str(onnx["float32"]), "onnx_int8": str(onnx["int8"]), "project": project,
+            "threads": 2}
     full = {**base, "video": str(video)}
     part = {**base, "video": str(clip)}
+    eager = {**base, "video": str(short), "engine": "torch"}
+    int8 = {**full, "engine": "onnx", "precision": "int8"}
     return [
         {**full, "name": "decoding alone (ceiling), full res", "engine": "decode"},
         {**full, "name": "decoding alone (ceiling), downscale 0.5", "engine": "decode",
          "downscale": 0.5},
         {**full, "name": "posekit ONNX, full res (default)", "engine": "onnx"},
         {**full, "name": "posekit ONNX, downscale 0.5", "engine": "onnx", "downscale": 0.5},
-        {**full, "name": "posekit ONNX, full res, threads spinning", "engine": "onnx",
+        {**int8, "name": "posekit ONNX int8, full res"},
+        {**int8, "name": "posekit ONNX int8, downscale 0.5", "downscale": 0.5},
+        {**int8, "name": "posekit ONNX int8, downscale 0.75", "downscale": 0.75},
+        {**part, "name": "posekit ONNX, full res, threads spinning", "engine": "onnx",
          "spinning": True},
-        {**full, "name": "posekit ONNX, downscale 0.5, threads spinning", "engine": "onnx",
-         "downscale": 0.5, "spinning": True},
         {**part, "name": "posekit ONNX, full res, batch 1", "engine": "onnx", "batch": 1},
         {**part, "name": "posekit ONNX, full res, batch 8", "engine": "onnx", "batch": 8},
         {**part, "name": "posekit ONNX, full res, 1 thread", "engine": "onnx", "threads": 1},
@@ -258,22 +268,28 @@ def posekit_cases(video: Path, clip: Path, onnx: Path, project: str | None) -> l
         {**part, "name": "posekit ONNX, full res, graph opt none", "engine": "onnx",
          "optimization": "none"},
         {**part, "name": "posekit ONNX, full res (default), same clip", "engine": "onnx"},
-        {**part, "name": "posekit PyTorch eager, contiguous, default allocator",
-         "engine": "torch", "channels_last": False, "batch": 8},
-        {**part, "name": "posekit PyTorch eager, channels-last, default allocator",
-         "engine": "torch", "batch": 8},
-        {**part, "name": "posekit PyTorch eager, channels-last, tuned allocator",
-         "engine": "torch", "batch": 8, "tune_allocator": True},
-        {**part, "name": "posekit PyTorch eager (auto batch, tuned: the --engine torch path)",
-         "engine": "torch", "tune_allocator": True},
+        {**eager, "name": "posekit PyTorch eager, contiguous, default allocator",
+         "channels_last": False, "batch": 8},
+        {**eager, "name": "posekit PyTorch eager, channels-last, default allocator",
+         "batch": 8},
+        {**eager, "name": "posekit PyTorch eager, channels-last, tuned allocator",
+         "batch": 8, "tune_allocator": True},
+        {**eager, "name": "posekit PyTorch eager (auto batch, tuned: the --engine torch path)",
+         "tune_allocator": True},
     ]
 
 
-def export_model(folder: Path, project: str | None) -> Path:
+def export_model(folder: Path, project: str | None, video: Path) -> dict[str, Path]:
+    """The float32 graph, and its int8 copy calibrated on 32 frames spread over ``video``."""
+    from posekit.io.video import VideoReader
     from posekit.models.export import export_onnx
+    from posekit.predict.quantize import quantize_onnx, spread
 
     _, model = _model(project)
-    return export_onnx(model, folder / "bench.onnx", input_size=(480, 640))
+    graph = export_onnx(model, folder / "bench.onnx", input_size=(480, 640))
+    with VideoReader(video) as reader:
+        frames = reader.read_many(spread(reader.n_frames, 32))
+    return {"float32": graph, "int8": quantize_onnx(graph, folder / "bench.int8.onnx", frames)}
 
 
 def dlc_rows(args: argparse.Namespace, work: Path) -> list[dict]:
@@ -351,10 +367,15 @@ def accuracy_rows(project_path: Path) -> list[dict]:
         truth = test.points[:, 0]
         onnx_model = load_predictor(project, shuffle=number, which="last", engine="onnx",
                                     device="cpu")
+        int8_model = load_predictor(project, shuffle=number, which="last", engine="onnx",
+                                    device="cpu", precision="int8")
         paths = {"PyTorch, full res (plain path)": torch_model,
                  "ONNX, full res": onnx_model,
                  "ONNX, downscale 0.75": WindowedPredictor(onnx_model, downscale=0.75),
-                 "ONNX, downscale 0.5": WindowedPredictor(onnx_model, downscale=0.5)}
+                 "ONNX, downscale 0.5": WindowedPredictor(onnx_model, downscale=0.5),
+                 "ONNX int8, full res": int8_model,
+                 "ONNX int8, downscale 0.75": WindowedPredictor(int8_model, downscale=0.75),
+                 "ONNX int8, downscale 0.5": WindowedPredictor(int8_model, downscale=0.5)}
         for name, predictor in paths.items():
             predicted = np.concatenate([predictor.predict(image[None]) for image in images])
             metrics = keypoint_metrics(predicted, truth, pcutoff=project.config.pcutoff)
@@ -398,7 +419,8 @@ def ratios(rows: list[dict]) -> list[str]:
     by = {r["case"]: r for r in rows if "fps" in r}
     out = []
     dlc = [r for r in rows if r["case"].startswith("DeepLabCut") and "fps" in r]
-    for ours in ("posekit ONNX, full res (default)", "posekit ONNX, downscale 0.5"):
+    for ours in ("posekit ONNX, full res (default)", "posekit ONNX int8, full res",
+                 "posekit ONNX, downscale 0.5", "posekit ONNX int8, downscale 0.5"):
         if ours not in by:
             continue
         for other in dlc:
@@ -412,6 +434,8 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--project", help="trained posekit project (default: random weights)")
     parser.add_argument("--lever-frames", type=int, default=600)
+    parser.add_argument("--eager-frames", type=int, default=300,
+                        help="frames of the (slow) eager PyTorch cases")
     parser.add_argument("--skip-dlc", action="store_true")
     parser.add_argument("--skip-posekit", action="store_true")
     parser.add_argument("--dlc-venv", type=Path, default=Path("/tmp/dlc-venv"))
@@ -440,8 +464,9 @@ def main() -> None:
         work = Path(tmp)
         clip = cut_clip(args.video, args.lever_frames, work)
         if not args.skip_posekit:
-            onnx = export_model(work, args.project)
-            for case in posekit_cases(args.video, clip, onnx, args.project):
+            onnx = export_model(work, args.project, args.video)
+            short = cut_clip(args.video, args.eager_frames, work)
+            for case in posekit_cases(args.video, clip, short, onnx, args.project):
                 if args.only and args.only not in case["name"]:
                     continue
                 rows.append(in_subprocess(case))

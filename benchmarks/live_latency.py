@@ -3,9 +3,11 @@
 Usage::
 
     .venv/bin/python benchmarks/live_latency.py [--seconds 60] [--downscale 1.0 0.5]
+        [--precision float32 int8]
 
 posekit's default model (mobilenet_v2, random weights unless ``--project`` names a trained
-project: latency does not depend on the weights) is exported to ONNX and run by
+project: latency does not depend on the weights) is exported to ONNX (float32, and int8
+calibrated on 32 frames of the video) and run by
 :class:`posekit.live.session.LiveSession` on ``data/openfield-mouse/videos/m3v1mp4.mp4``
 played at its native frame rate (a capture thread releases each frame when it is due). For
 each setting it reports the capture-to-pose latency percentiles (p50, p95, p99), the time
@@ -62,24 +64,34 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--downscale", type=float, nargs="+", default=[1.0, 0.5])
+    parser.add_argument("--precision", nargs="+", default=["float32", "int8"],
+                        choices=["float32", "int8"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kalman", action="store_true", help="also forward-predict poses")
     parser.add_argument("--project", help="trained posekit project (default: random weights)")
     args = parser.parse_args()
 
+    from posekit.io.video import VideoReader
     from posekit.live import LiveSession
     from posekit.models.export import export_onnx
+    from posekit.predict.quantize import quantize_onnx, spread
 
     rows = []
     load_before = [round(v, 2) for v in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="posekit-live-") as tmp:
         config, net = model(args.project)
-        onnx = export_onnx(net, Path(tmp) / "live.onnx", input_size=(480, 640))
-        for downscale in args.downscale:
-            session = LiveSession(predictor(onnx, config, downscale, args.threads),
+        graphs = {"float32": export_onnx(net, Path(tmp) / "live.onnx", input_size=(480, 640))}
+        if "int8" in args.precision:
+            with VideoReader(args.video) as reader:
+                calibration = reader.read_many(spread(reader.n_frames, 32))
+            graphs["int8"] = quantize_onnx(graphs["float32"], Path(tmp) / "live.int8.onnx",
+                                           calibration)
+        for precision, downscale in [(p, d) for p in args.precision for d in args.downscale]:
+            session = LiveSession(predictor(graphs[precision], config, downscale, args.threads),
                                   args.video, kalman=args.kalman)
             report = session.run(duration=args.seconds)
-            row = {"downscale": downscale, "kalman": args.kalman, **report.as_dict()}
+            row = {"precision": precision, "downscale": downscale, "kalman": args.kalman,
+                   **report.as_dict()}
             rows.append(row)
             print(json.dumps(row), flush=True)
     record = {"benchmark": "live_latency", "video": str(args.video.name),
@@ -100,12 +112,14 @@ def main() -> None:
              f"{record['machine']['date']}, load average before "
              f"{record['machine']['load_average_before']}, after "
              f"{record['machine']['load_average_after']}.\n",
-             "| downscale | source fps | captured | analyzed | dropped | late | analyzed fps | "
+             "| precision | downscale | source fps | captured | analyzed | dropped | late | "
+             "analyzed fps | "
              "latency p50 ms | p95 ms | p99 ms | max ms | predictor p50 ms |",
-             "|" + " ---: |" * 12]
+             "| --- |" + " ---: |" * 12]
     for r in rows:
         lat = r["latency_ms"]
-        lines.append(f"| {r['downscale']} | {r['source_fps']:.1f} | {r['n_captured']} | "
+        lines.append(f"| {r['precision']} | {r['downscale']} | {r['source_fps']:.1f} | "
+                     f"{r['n_captured']} | "
                      f"{r['n_analyzed']} | {r['n_dropped']} | {r['n_late']} | "
                      f"{r['analyzed_fps']} | {lat['p50']} | {lat['p95']} | {lat['p99']} | "
                      f"{lat['max']} | {r['processing_ms']['p50']} |")
