@@ -341,7 +341,8 @@ def dlc_rows(args: argparse.Namespace, work: Path) -> list[dict]:
 
 
 def accuracy_rows(project_path: Path) -> list[dict]:
-    """Test error of the plain PyTorch path, ONNX, and ONNX with downscaling, per shuffle."""
+    """Error of the plain PyTorch path, ONNX float32 and int8, with and without downscaling,
+    on the test and train images of each trained shuffle."""
     import cv2
     import numpy as np
 
@@ -361,10 +362,7 @@ def accuracy_rows(project_path: Path) -> list[dict]:
         except PosekitError as error:  # not trained (yet)
             print(f"  shuffle {number} skipped: {error}", flush=True)
             continue
-        _, test = split_labels(project, load_split(project, number))
-        images = [cv2.cvtColor(cv2.imread(str(project.root / image)), cv2.COLOR_BGR2RGB)
-                  for image in test.images]
-        truth = test.points[:, 0]
+        train, test = split_labels(project, load_split(project, number))
         onnx_model = load_predictor(project, shuffle=number, which="last", engine="onnx",
                                     device="cpu")
         int8_model = load_predictor(project, shuffle=number, which="last", engine="onnx",
@@ -376,14 +374,20 @@ def accuracy_rows(project_path: Path) -> list[dict]:
                  "ONNX int8, full res": int8_model,
                  "ONNX int8, downscale 0.75": WindowedPredictor(int8_model, downscale=0.75),
                  "ONNX int8, downscale 0.5": WindowedPredictor(int8_model, downscale=0.5)}
-        for name, predictor in paths.items():
-            predicted = np.concatenate([predictor.predict(image[None]) for image in images])
-            metrics = keypoint_metrics(predicted, truth, pcutoff=project.config.pcutoff)
-            rows.append({"shuffle": number, "path": name, "n_test_images": len(images),
-                         "test_error_px": round(metrics["mean_error_px"], 2),
-                         "test_rmse_px": round(metrics["rmse_px"], 2),
-                         "pck@5": round(metrics["pck@5"], 3)})
-            print(f"  shuffle {number}, {name}: {rows[-1]['test_error_px']} px", flush=True)
+        for subset, labels in (("test", test), ("train", train)):
+            images = [cv2.cvtColor(cv2.imread(str(project.root / image)), cv2.COLOR_BGR2RGB)
+                      for image in labels.images]
+            for name, predictor in paths.items():
+                predicted = np.concatenate([predictor.predict(image[None]) for image in images])
+                metrics = keypoint_metrics(predicted, labels.points[:, 0],
+                                           pcutoff=project.config.pcutoff)
+                rows.append({"shuffle": number, "set": subset, "path": name,
+                             "n_images": len(images),
+                             "error_px": round(metrics["mean_error_px"], 2),
+                             "rmse_px": round(metrics["rmse_px"], 2),
+                             "pck@5": round(metrics["pck@5"], 3)})
+                print(f"  shuffle {number}, {subset}, {name}: {rows[-1]['error_px']} px",
+                      flush=True)
     return rows
 
 
@@ -492,15 +496,17 @@ def write_accuracy(rows: list[dict], project: Path) -> None:
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "rows": rows}
     (RESULTS / "inference_accuracy.json").write_text(json.dumps(record, indent=2))
     text = ["# Test error of each inference path\n",
-            f"Same trained model (last checkpoint), same test images, {record['date']}; "
-            "model trained by "
-            f"`benchmarks/openfield_accuracy.py` (project copy `{project}`). Test error is the "
+            f"Same trained model (last checkpoint of each shuffle), same images, "
+            f"{record['date']}; project `{project}`, trained as "
+            "`benchmarks/openfield_accuracy.py` does (default model, 30 epochs, symmetric "
+            "ear pair). Error is the "
             "mean Euclidean distance to the labels over labeled test keypoints (DeepLabCut's "
-            "'RMSE'); RMSE is the root mean square of the same distances.\n",
-            "| shuffle | path | test images | test error px | test RMSE px | PCK@5 |",
-            "| ---: | --- | ---: | ---: | ---: | ---: |"]
-    text += [f"| {r['shuffle']} | {r['path']} | {r['n_test_images']} | {r['test_error_px']} | "
-             f"{r['test_rmse_px']} | {r['pck@5']} |" for r in rows]
+            "'RMSE'); RMSE is the root mean square of the same distances. Train images show "
+            "how much each path departs from the plain one on many more frames.\n",
+            "| shuffle | set | path | images | error px | RMSE px | PCK@5 |",
+            "| ---: | --- | --- | ---: | ---: | ---: | ---: |"]
+    text += [f"| {r['shuffle']} | {r['set']} | {r['path']} | {r['n_images']} | "
+             f"{r['error_px']} | {r['rmse_px']} | {r['pck@5']} |" for r in rows]
     text += ["", "Produced by `python benchmarks/inference_speed.py --skip-posekit --skip-dlc "
              "--accuracy-project PROJECT`."]
     (RESULTS / "inference_accuracy.md").write_text("\n".join(text) + "\n")
