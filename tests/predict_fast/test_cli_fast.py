@@ -55,10 +55,27 @@ def test_analyze_with_fast_options(trained_project, tmp_path) -> None:
     assert predictions.metadata["inference"]["downscale"] == 0.5
 
 
+def test_analyze_and_export_in_int8(trained_project, tmp_path) -> None:
+    video = trained_project.root / "videos" / "clip.mp4"
+    result = runner.invoke(app, ["-q", "analyze", str(trained_project.root), str(video),
+                                 "--precision", "int8", "--destination", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [h5] = tmp_path.glob("*.h5")
+    predictions = read_predictions(h5)
+    assert predictions.data.shape == (12, 1, 4, 3)
+    assert predictions.metadata["precision"] == "int8"
+    folder = tmp_path / "exported"
+    result = runner.invoke(app, ["-q", "export", str(trained_project.root), "--output",
+                                 str(folder), "--precision", "int8"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "model.json").read_text())["precision"] == "int8"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--batch-size", "zero"], "--batch-size"),
     (["--downscale", "3"], "downscale"),
     (["--engine", "tf"], "--engine"),
+    (["--precision", "float16"], "--precision"),
 ])
 def test_analyze_refuses_bad_options(trained_project, args, message) -> None:
     video = trained_project.root / "videos" / "clip.mp4"

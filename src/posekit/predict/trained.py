@@ -142,7 +142,8 @@ def predictor_from_folder(project: Project, folder: ModelFolder, *, which: Which
             onnx_path = cached_int8(onnx_path, calibration_frames(project, trained.info))
         return OnnxPredictor(onnx_path, config=trained.config,
                              bodyparts=trained.info["bodyparts"], scorer=trained.scorer,
-                             model_info=trained.model_info, threads=threads)
+                             model_info={**trained.model_info, "precision": precision},
+                             threads=threads)
     return TorchPredictor(trained.model, bodyparts=trained.info["bodyparts"],
                           scorer=trained.scorer, model_info=trained.model_info, device=device)
 
