@@ -37,6 +37,21 @@ def test_one_worker_analyzes_in_this_process(fakes, videos) -> None:
     check_outputs(paths, videos)
 
 
+def test_a_linked_video_is_analyzed_beside_the_link(fakes, videos, tmp_path) -> None:
+    """A project's videos/ folder holds links to the originals (DeepLabCut's default): the
+    analysis belongs beside the link, and the originals' folder stays untouched."""
+    project_videos = tmp_path / "project" / "videos"
+    project_videos.mkdir(parents=True)
+    links = []
+    for video in videos:
+        (project_videos / video.name).symlink_to(video)
+        links.append(project_videos / video.name)
+    before = sorted(p.name for p in videos[0].parent.iterdir())
+    paths = analyze_many(fakes.FakeSpec(), links, workers=1)
+    assert [p.parent for p in paths] == [project_videos] * len(videos)
+    assert sorted(p.name for p in videos[0].parent.iterdir()) == before
+
+
 def test_pool_of_two_processes_shares_the_cores(fakes, videos) -> None:
     paths = analyze_many(fakes.FakeSpec(), videos, workers=2)
     check_outputs(paths, videos)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -102,7 +103,9 @@ def analyze_many(spec: PredictorSpec, videos: Sequence[str | Path], *,
     VideoError
         After every other video is done, if some could not be analyzed (listed).
     """
-    paths = [Path(v).resolve() for v in videos]
+    # absolute, but symlinks kept: the analysis goes beside the path given (a project's
+    # videos/ link), not beside the file it points to, as DeepLabCut does
+    paths = [Path(os.path.abspath(v)) for v in videos]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise MissingFileError(f"These videos do not exist: {missing}.")
