@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_project import copy_project
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -89,16 +90,9 @@ def main() -> None:
 
 def _run_seed(args: argparse.Namespace, seed: int, work: Path, rows: list[dict],
               started: str) -> None:
-    from posekit.data.augment import SYMMETRIC_PAIRS_KEY, guess_symmetric_pairs
-    from posekit.project import open_project
     from posekit.project.labels import load_project_labels
 
-    shutil.copytree(args.project, work / "project")
-    project = open_project(work / "project")
-    pairs = guess_symmetric_pairs(project.config.pose_bodyparts)
-    if pairs and SYMMETRIC_PAIRS_KEY not in (project.config.model_extra or {}):
-        setattr(project.config, SYMMETRIC_PAIRS_KEY, [list(p) for p in pairs])
-        project.save()
+    project, _ = copy_project(args.project, work / "project")
     images = sorted(load_project_labels(project).images)  # frame order
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(images))

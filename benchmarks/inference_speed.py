@@ -285,15 +285,13 @@ def posekit_cases(video: Path, clip: Path, short: Path, onnx: dict[str, Path],
 
 def export_model(folder: Path, project: str | None, video: Path) -> dict[str, Path]:
     """The float32 graph, and its int8 copy calibrated on 32 frames spread over ``video``."""
-    from posekit.io.video import VideoReader
     from posekit.models.export import export_onnx
-    from posekit.predict.quantize import quantize_onnx, spread
+    from posekit.predict.quantize import quantize_onnx, video_calibration_frames
 
     _, model = _model(project)
     graph = export_onnx(model, folder / "bench.onnx", input_size=(480, 640))
-    with VideoReader(video) as reader:
-        frames = reader.read_many(spread(reader.n_frames, 32))
-    return {"float32": graph, "int8": quantize_onnx(graph, folder / "bench.int8.onnx", frames)}
+    return {"float32": graph, "int8": quantize_onnx(graph, folder / "bench.int8.onnx",
+                                                    video_calibration_frames(video))}
 
 
 def dlc_rows(args: argparse.Namespace, work: Path) -> list[dict]:

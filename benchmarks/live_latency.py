@@ -71,10 +71,9 @@ def main() -> None:
     parser.add_argument("--project", help="trained posekit project (default: random weights)")
     args = parser.parse_args()
 
-    from posekit.io.video import VideoReader
     from posekit.live import LiveSession
     from posekit.models.export import export_onnx
-    from posekit.predict.quantize import quantize_onnx, spread
+    from posekit.predict.quantize import quantize_onnx, video_calibration_frames
 
     rows = []
     load_before = [round(v, 2) for v in os.getloadavg()]
@@ -82,10 +81,8 @@ def main() -> None:
         config, net = model(args.project)
         graphs = {"float32": export_onnx(net, Path(tmp) / "live.onnx", input_size=(480, 640))}
         if "int8" in args.precision:
-            with VideoReader(args.video) as reader:
-                calibration = reader.read_many(spread(reader.n_frames, 32))
             graphs["int8"] = quantize_onnx(graphs["float32"], Path(tmp) / "live.int8.onnx",
-                                           calibration)
+                                           video_calibration_frames(args.video))
         for precision, downscale in [(p, d) for p in args.precision for d in args.downscale]:
             session = LiveSession(predictor(graphs[precision], config, downscale, args.threads),
                                   args.video, kalman=args.kalman)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_project import copy_project
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -50,20 +51,13 @@ def main() -> None:
                              "only the missing ones")
     args = parser.parse_args()
 
-    from posekit.data.augment import SYMMETRIC_PAIRS_KEY, guess_symmetric_pairs
     from posekit.data.splits import create_dataset
     from posekit.evaluate.report import evaluate
-    from posekit.project import open_project
     from posekit.train.loop import train
     from posekit.train.options import TrainOptions
 
     work = Path(tempfile.mkdtemp(prefix="posekit-accuracy-"))
-    shutil.copytree(args.project, work / "project")
-    project = open_project(work / "project")
-    pairs = guess_symmetric_pairs(project.config.pose_bodyparts)
-    if pairs and SYMMETRIC_PAIRS_KEY not in (project.config.model_extra or {}):
-        setattr(project.config, SYMMETRIC_PAIRS_KEY, [list(p) for p in pairs])
-        project.save()
+    project, pairs = copy_project(args.project, work / "project")
     create_dataset(project, shuffles=args.shuffles, train_fraction=args.fraction)
     options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size,
                            crop_size=(args.crop, args.crop), backbone=args.backbone,

@@ -10,11 +10,12 @@ import onnx
 import pytest
 
 from posekit.errors import ModelError
+from posekit.frames.select import evenly
 from posekit.io.video import VideoReader
 from posekit.models.export import onnx_metadata
 from posekit.predict.exported import export_model, load_exported
 from posekit.predict.onnx_engine import normalize_padded
-from posekit.predict.quantize import quantize_onnx, spread
+from posekit.predict.quantize import quantize_onnx, video_calibration_frames
 from posekit.predict.trained import load_predictor
 
 
@@ -75,7 +76,12 @@ def test_quantizing_without_frames_is_refused(tmp_path) -> None:
         quantize_onnx(tmp_path / "model.onnx", tmp_path / "int8.onnx", [])
 
 
-def test_spread_takes_first_last_and_evenly_between() -> None:
-    assert spread(0, 5) == []
-    assert spread(3, 5) == [0, 1, 2]
-    assert spread(100, 5) == [0, 25, 50, 74, 99]
+def test_calibration_frames_spread_over_a_video(trained_project) -> None:
+    frames = video_calibration_frames(trained_project.root / "videos" / "clip.mp4", count=5)
+    with VideoReader(trained_project.root / "videos" / "clip.mp4") as reader:
+        expected = reader.read_many([0, 3, 6, 8, 11])  # 12 frames: first, last, evenly between
+    assert len(frames) == 5
+    for frame, truth in zip(frames, expected, strict=True):
+        np.testing.assert_array_equal(frame, truth)
+    assert evenly(np.arange(3), 5).tolist() == [0, 1, 2]
+    assert evenly(np.arange(100), 5).tolist() == [0, 25, 50, 74, 99]

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.errors import LabelFileError, VideoError
-from posekit.frames.select import THUMBNAIL_SHAPE, _evenly, cluster_representatives, thumbnail
+from posekit.frames.select import THUMBNAIL_SHAPE, cluster_representatives, evenly, thumbnail
 from posekit.frames.write import extracted_frame_indices, write_frames
 from posekit.io.atomic import atomic_path
 from posekit.io.labels import H5_KEY
@@ -176,7 +176,7 @@ def _thin(reader: VideoReader, candidates: np.ndarray, n: int,
             logger.warning("Only %d outlier frames were found (%d asked for): taking all of "
                            "them", len(candidates), n)
         return [int(i) for i in candidates]
-    pool = _evenly(candidates, max(n, options.max_candidates))
+    pool = evenly(candidates, max(n, options.max_candidates))
     if len(pool) == n:
         return [int(i) for i in pool]
     features = np.empty((len(pool), THUMBNAIL_SHAPE[0] * THUMBNAIL_SHAPE[1]), np.float32)

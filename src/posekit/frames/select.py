@@ -146,8 +146,9 @@ def _uniform(allowed: np.ndarray, n: int) -> list[int]:
     return [int(i) for i in allowed[positions]]
 
 
-def _evenly(allowed: np.ndarray, count: int) -> np.ndarray:
-    """``count`` entries of ``allowed`` spread evenly (all of them when fewer)."""
+def evenly(allowed: np.ndarray, count: int) -> np.ndarray:
+    """``count`` entries of ``allowed`` spread evenly, first and last included (all of them
+    when there are no more than ``count``)."""
     if len(allowed) <= count:
         return allowed
     positions = np.unique(np.linspace(0, len(allowed) - 1, count).round().astype(np.int64))
@@ -176,7 +177,7 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
 
 def _kmeans(reader: VideoReader, allowed: np.ndarray, n: int, *, seed: int,
             max_candidates: int) -> list[int]:
-    candidates = _evenly(allowed, max_candidates)
+    candidates = evenly(allowed, max_candidates)
     if len(candidates) == n:
         return [int(i) for i in candidates]
     features = np.empty((len(candidates), THUMBNAIL_SHAPE[0] * THUMBNAIL_SHAPE[1]), np.float32)

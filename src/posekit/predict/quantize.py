@@ -3,8 +3,9 @@
 On a CPU without a GPU the network is most of the cost of analyzing video. Storing weights
 and activations as 8-bit integers (``QuantizeLinear``/``DequantizeLinear`` pairs around each
 convolution, weights per output channel, activations per tensor) lets ONNX Runtime run the
-convolutions with integer kernels: measured 2.3x faster than float32 for the default
-mobilenet_v2 model on 2 cores at 640x480 (``benchmarks/inference_speed.py``).
+convolutions with integer kernels. For the default mobilenet_v2 model on 2 cores at 640x480
+the network time fell 1.8x and the whole analysis went from 17.5 to 30.6 frames/s
+(``benchmarks/results/inference_speed.md``).
 
 The activation ranges are calibrated by running the float graph on real frames: the
 project's training images (the frames the network was trained for), each at its own size.
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 Precision = Literal["float32", "int8"]
 PRECISIONS: tuple[str, ...] = ("float32", "int8")
-#: Most frames used to calibrate activation ranges (more adds time, not accuracy).
+#: Frames a caller should calibrate on (more adds time, not accuracy).
 MAX_CALIBRATION_FRAMES = 32
 
 
@@ -40,13 +41,6 @@ def check_precision(precision: str) -> str:
         raise ModelError(f"precision must be one of {', '.join(PRECISIONS)}, found "
                          f"{precision!r}.")
     return precision
-
-
-def spread(count: int, most: int) -> list[int]:
-    """Up to ``most`` indices of ``range(count)``, evenly spaced, first and last included."""
-    if count <= 0:
-        return []
-    return [int(i) for i in np.unique(np.linspace(0, count - 1, min(count, most)).round())]
 
 
 def quantize_onnx(source: Path, target: Path, frames: Sequence[np.ndarray]) -> Path:
@@ -60,8 +54,8 @@ def quantize_onnx(source: Path, target: Path, frames: Sequence[np.ndarray]) -> P
         The int8 graph to write (atomically: a temporary file renamed at the end). The
         metadata of ``source`` (bodyparts, stride, ...) is kept.
     frames : sequence of (H, W, 3) uint8 arrays
-        RGB calibration frames (sizes may differ); at most
-        :data:`MAX_CALIBRATION_FRAMES`, spread evenly, are used.
+        RGB calibration frames (sizes may differ), all used: pass about
+        :data:`MAX_CALIBRATION_FRAMES`, spread over the data.
 
     Returns
     -------
@@ -80,25 +74,35 @@ def quantize_onnx(source: Path, target: Path, frames: Sequence[np.ndarray]) -> P
     if len(frames) == 0:
         raise ModelError("int8 quantization needs calibration frames (the project's labeled "
                          "images); none were found. Label frames, or use precision float32.")
-    chosen = [frames[i] for i in spread(len(frames), MAX_CALIBRATION_FRAMES)]
     target = Path(target)
     work = Path(tempfile.mkdtemp(prefix=".quantize-", dir=target.parent))
     try:
         prepared = work / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         staged = work / "int8.onnx"
-        quantize_static(str(prepared), str(staged), _Calibration(chosen),
+        quantize_static(str(prepared), str(staged), _Calibration(frames),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         graph = onnx.load(str(staged))
         _copy_metadata(onnx.load(str(source), load_external_data=False), graph,
-                       extra={"precision": "int8", "calibration_frames": str(len(chosen))})
+                       extra={"precision": "int8", "calibration_frames": str(len(frames))})
         onnx.save(graph, str(staged))
         staged.replace(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    logger.info("quantized %s to int8 (%d calibration frames)", Path(source).name, len(chosen))
+    logger.info("quantized %s to int8 (%d calibration frames)", Path(source).name, len(frames))
     return target
+
+
+def video_calibration_frames(video: str | Path,
+                             count: int = MAX_CALIBRATION_FRAMES) -> list[np.ndarray]:
+    """``count`` RGB ``(H, W, 3)`` frames spread over ``video``, first and last included, to
+    calibrate a graph for that kind of footage when no labeled images are at hand."""
+    from posekit.frames.select import evenly
+    from posekit.io.video import VideoReader
+
+    with VideoReader(video) as reader:
+        return reader.read_many(evenly(np.arange(reader.n_frames), count).tolist())
 
 
 def cached_int8(float_onnx: Path, frames: Sequence[np.ndarray]) -> Path:

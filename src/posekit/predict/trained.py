@@ -24,7 +24,6 @@ from posekit.predict.quantize import (
     Precision,
     cached_int8,
     check_precision,
-    spread,
 )
 from posekit.predict.transform import crop_from_config
 from posekit.project.project import Project
@@ -106,7 +105,7 @@ def load_predictor(project: Project, *, shuffle: int = 1, which: Which = "best",
     precision : {"float32", "int8"}
         ONNX Runtime only: ``int8`` runs a copy of the graph quantized to 8-bit integers,
         calibrated on the shuffle's training images and kept beside the checkpoint
-        (:mod:`posekit.predict.quantize`); about 2x faster on a CPU.
+        (:mod:`posekit.predict.quantize`); 1.7x the frames/s of float32 on a 2-core CPU.
 
     Raises
     ------
@@ -155,11 +154,12 @@ def calibration_frames(project: Project, info: dict[str, Any]) -> list[np.ndarra
     """
     from posekit.data.dataset import read_image_rgb
     from posekit.data.splits import load_split
+    from posekit.frames.select import evenly
 
     images = load_split(project, int(info["shuffle"]),
                         iteration=int(info["iteration"])).train_images
-    return [read_image_rgb(project.root / images[i])
-            for i in spread(len(images), MAX_CALIBRATION_FRAMES)]
+    return [read_image_rgb(project.root / image)
+            for image in evenly(np.array(images), MAX_CALIBRATION_FRAMES)]
 
 
 @dataclass(frozen=True)
